@@ -1,0 +1,166 @@
+"""The ``GraphStore`` contract: what every graph backend reads and writes.
+
+Writes arrive as one ``Change`` (records to upsert, triples to add, keys and nodes to remove)
+applied atomically or idempotently, stamped with a sequence number so that the catalog can
+tell, after a crash, whether the change reached the store. Reads return frozen values with
+provenance. Relation paths are sequences of ``Step``s (a predicate and a direction); the Cypher
+for a path is built from that shape only, and every value travels as a query parameter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Protocol
+
+import numpy as np
+
+from kg.base import Entity, Provenance
+
+
+class Direction(str, Enum):
+    """Which way an edge is followed from the entity at hand."""
+
+    OUT = "out"
+    IN = "in"
+    BOTH = "both"
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One hop of a relation path: a predicate followed forwards (subject to object) or back."""
+
+    predicate: str
+    forward: bool = True
+
+    def __str__(self) -> str:
+        return self.predicate if self.forward else f"^{self.predicate}"
+
+
+RelationPath = tuple[Step, ...]
+
+
+def path_text(path: RelationPath) -> str:
+    """A compact form such as ``directed_by/^directed_by`` (``^`` marks a reversed hop)."""
+    return "/".join(str(step) for step in path)
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    """A stored triple with the provenance of the source that first asserted it."""
+
+    subject: str
+    predicate: str
+    object: str
+    key: int
+    provenance: Provenance
+    qualifiers: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GraphPath:
+    """A concrete path: the nodes visited from ``nodes[0]`` and the edges between them."""
+
+    nodes: tuple[str, ...]
+    edges: tuple[Edge, ...]
+    relation_path: RelationPath
+
+    @property
+    def start(self) -> str:
+        return self.nodes[0]
+
+    @property
+    def end(self) -> str:
+        return self.nodes[-1]
+
+
+@dataclass(frozen=True, slots=True)
+class PathCount:
+    """A relation path around an entity, with how many concrete paths and end nodes it has."""
+
+    path: RelationPath
+    paths: int
+    ends: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoreStats:
+    triples: int
+    entities: int
+    literals: int
+    relations: int
+
+
+@dataclass
+class Change:
+    """One atomic unit of writing, built by the indexer from a diff against the catalog.
+
+    Args:
+        seq: the catalog's sequence number for this change; stored with it.
+        records: entities to create or update (label, names, description, literal value).
+        subjects/predicates/objects/keys/lines/qualifiers: triples to add; their endpoints are
+            created as bare nodes when they do not exist yet.
+        source: the source id recorded as the provenance of added triples.
+        remove_keys: keys of triples to delete.
+        remove_nodes: ids of nodes to delete with any edges still attached.
+    """
+
+    seq: int
+    source: str = ""
+    records: list[Entity] = field(default_factory=list)
+    subjects: list[str] = field(default_factory=list)
+    predicates: list[str] = field(default_factory=list)
+    objects: list[str] = field(default_factory=list)
+    keys: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    lines: list[int] = field(default_factory=list)
+    qualifiers: list[str | None] = field(default_factory=list)
+    remove_keys: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    remove_nodes: list[str] = field(default_factory=list)
+
+    def is_empty(self) -> bool:
+        return not (self.records or self.subjects or len(self.remove_keys) or self.remove_nodes)
+
+
+class GraphStore(Protocol):
+    """A property graph of entities and triples, embedded or behind a server."""
+
+    name: str
+
+    def apply(self, change: Change) -> None:
+        """Write ``change`` as one unit and record ``change.seq`` as the last applied."""
+        ...
+
+    def applied_seq(self) -> int:
+        """The sequence number of the last change that reached the store (0 for none)."""
+        ...
+
+    def entities(self, ids: Sequence[str]) -> dict[str, Entity]:
+        """The stored entities among ``ids`` (missing ids are left out)."""
+        ...
+
+    def neighbors(self, entity: str, predicate: str | None = None,
+                  direction: Direction = Direction.BOTH, limit: int = 100) -> list[Edge]:
+        """Edges at ``entity``, optionally of one predicate and direction."""
+        ...
+
+    def follow(self, start: str, path: RelationPath, limit: int = 1000) -> list[GraphPath]:
+        """Concrete paths from ``start`` along ``path`` (at most ``limit``)."""
+        ...
+
+    def relation_paths(self, start: str, max_hops: int = 3, limit: int = 10_000) -> list[PathCount]:
+        """The relation paths of 1..max_hops around ``start`` with their counts, most frequent first.
+
+        A path never walks straight back over the edge it just took.
+        """
+        ...
+
+    def shortest_paths(self, source: str, target: str, max_hops: int = 3) -> list[GraphPath]:
+        """All shortest paths (<= max_hops, any direction) between two entities."""
+        ...
+
+    def stats(self) -> StoreStats:
+        ...
+
+    def close(self) -> None:
+        ...

@@ -1,0 +1,106 @@
+"""Cypher text shared by the Cypher-speaking backends (LadybugDB and Neo4j).
+
+Only the *shape* of a query (hop count, directions) is spelled into the text; every value
+(ids, predicates, keys) is a parameter. Nothing here runs a query.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from kg.base import Entity, EntityKind, Literal, Provenance, ValueType
+from kg.stores.base import Edge, GraphPath, RelationPath
+
+NODE = "Entity"
+REL = "REL"
+
+
+def hop(i: int, forward: bool) -> str:
+    """The pattern text of hop ``i`` (1-based) towards node ``n{i}``."""
+    return f"-[r{i}:{REL}]->(n{i})" if forward else f"<-[r{i}:{REL}]-(n{i})"
+
+
+def chain(directions: tuple[bool, ...]) -> str:
+    """``(n0:Entity {id: $start})-[r1:REL]->(n1)...`` for the given hop directions."""
+    return f"(n0:{NODE} {{id: $start}})" + "".join(hop(i, d) for i, d in enumerate(directions, 1))
+
+
+def distinct_edges(hops: int) -> str:
+    """A predicate that no edge is used twice in a path (Neo4j's relationship isomorphism)."""
+    pairs = [f"r{i}.key <> r{j}.key" for i, j in itertools.combinations(range(1, hops + 1), 2)]
+    return " AND ".join(pairs) if pairs else "true"
+
+
+def follow_query(path: RelationPath) -> str:
+    """Concrete paths from ``$start`` along ``path``, with predicates ``$p1..$pn``."""
+    n = len(path)
+    where = " AND ".join([f"r{i}.p = $p{i}" for i in range(1, n + 1)] + [distinct_edges(n)])
+    cols = ", ".join([f"n{i}.id" for i in range(n + 1)]
+                     + [f"r{i}.key, r{i}.src, r{i}.line, r{i}.q" for i in range(1, n + 1)])
+    return f"MATCH {chain(tuple(s.forward for s in path))} WHERE {where} RETURN {cols} LIMIT $limit"
+
+
+def path_count_query(directions: tuple[bool, ...]) -> str:
+    """Relation paths of one direction pattern from ``$start``, with counts."""
+    n = len(directions)
+    preds = ", ".join(f"r{i}.p AS p{i}" for i in range(1, n + 1))
+    return (f"MATCH {chain(directions)} WHERE {distinct_edges(n)} "
+            f"RETURN {preds}, count(*) AS npaths, count(DISTINCT n{n}.id) AS nends")
+
+
+def direction_patterns(max_hops: int) -> Iterator[tuple[bool, ...]]:
+    """Every tuple of hop directions of length 1..max_hops."""
+    for n in range(1, max_hops + 1):
+        yield from itertools.product((True, False), repeat=n)
+
+
+ENTITY_FIELDS = ("id", "label", "kind", "description", "aliases", "labels", "literal", "src", "line")
+
+
+def entity_row(entity: Entity) -> dict[str, object]:
+    """The stored properties of an entity node (nested values as JSON text)."""
+    lit = entity.literal
+    prov = entity.provenance
+    return {
+        "id": entity.id, "label": entity.label, "kind": entity.kind.value,
+        "description": entity.description, "aliases": list(entity.aliases),
+        "labels": json.dumps(entity.labels, ensure_ascii=False) if entity.labels else None,
+        "literal": json.dumps([lit.value, lit.type.value, lit.lang, lit.unit, lit.precision],
+                              ensure_ascii=False) if lit else None,
+        "src": prov.source if prov else None, "line": prov.line if prov else None,
+    }
+
+
+def entity_from_row(row: dict[str, Any]) -> Entity:
+    """The inverse of ``entity_row``."""
+    lit = None
+    if row.get("literal"):
+        value, vtype, lang, unit, precision = json.loads(row["literal"])
+        lit = Literal(value, ValueType(vtype), lang, unit, precision)
+    prov = Provenance(row["src"], row.get("line")) if row.get("src") else None
+    labels = tuple((a, b) for a, b in json.loads(row["labels"])) if row.get("labels") else ()
+    return Entity(row["id"], row.get("label"), tuple(row.get("aliases") or ()), row.get("description"),
+                  labels, EntityKind(row.get("kind") or "entity"), lit, prov)
+
+
+def edge(subject: str, predicate: str, obj: str, key: int, src: str | None, line: int | None,
+         qualifiers: str | None) -> Edge:
+    return Edge(subject, predicate, obj, int(key), Provenance(src or "", line), qualifiers)
+
+
+def paths_from_rows(rows: list[list[Any]], path: RelationPath) -> list[GraphPath]:
+    """GraphPaths from rows of ``follow_query``: node ids, then (key, src, line, q) per hop."""
+    n = len(path)
+    out = []
+    for row in rows:
+        nodes = tuple(row[: n + 1])
+        edges = []
+        for i, step in enumerate(path):
+            key, src, line, q = row[n + 1 + 4 * i: n + 5 + 4 * i]
+            s, o = (nodes[i], nodes[i + 1]) if step.forward else (nodes[i + 1], nodes[i])
+            edges.append(edge(s, step.predicate, o, key, src, line, q))
+        out.append(GraphPath(nodes, tuple(edges), path))
+    return out

@@ -1,0 +1,247 @@
+"""The embedded default backend: LadybugDB (the maintained fork of Kuzu), file-backed, no server.
+
+One ``Change`` is one LadybugDB transaction: new nodes and edges are bulk-loaded with
+``COPY ... FROM`` a DataFrame, updates and deletes run as parameterized Cypher, and the
+change's sequence number is written to a ``Meta`` node in the same transaction, so after a
+crash the catalog can see whether the change landed. LadybugDB lets one process write a
+database file; a second writer gets ``StoreLocked`` naming the holder. This module does not
+decide *what* to write: the indexer diffs sources against the catalog.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from kg.base import EntityKind
+from kg.errors import BackendUnavailable, StoreLocked
+from kg.stores import cypher
+from kg.stores.base import (Change, Direction, Edge, GraphPath, PathCount, RelationPath, Step,
+                            StoreStats)
+
+log = logging.getLogger(__name__)
+
+SCHEMA = (
+    "CREATE NODE TABLE IF NOT EXISTS Entity(id STRING, label STRING, kind STRING, description STRING, "
+    "aliases STRING[], labels STRING, literal STRING, src STRING, line INT64, PRIMARY KEY(id))",
+    "CREATE REL TABLE IF NOT EXISTS REL(FROM Entity TO Entity, key INT64, p STRING, src STRING, "
+    "line INT64, q STRING)",
+    "CREATE NODE TABLE IF NOT EXISTS Meta(k STRING, v INT64, PRIMARY KEY(k))",
+)
+GRAPH_FILE = "graph.lbug"
+NODE_SCHEMA = pa.schema([
+    ("id", pa.string()), ("label", pa.string()), ("kind", pa.string()), ("description", pa.string()),
+    ("aliases", pa.list_(pa.string())), ("labels", pa.string()), ("literal", pa.string()),
+    ("src", pa.string()), ("line", pa.int64()),
+])
+
+
+class EmbeddedStore:
+    """A ``GraphStore`` in a LadybugDB database file inside a KB directory."""
+
+    name = "embedded"
+
+    def __init__(self, conn: Any, db: Any, read_only: bool) -> None:
+        self._conn = conn
+        self._db = db
+        self.read_only = read_only
+
+    @classmethod
+    def open(cls, directory: Path, read_only: bool = False, threads: int = 0) -> EmbeddedStore:
+        """Open (creating when writable) the store in ``directory``.
+
+        Raises:
+            StoreLocked: another process has the store open for writing.
+            BackendUnavailable: the store does not exist (read-only) or cannot be opened.
+        """
+        import ladybug
+
+        path = Path(directory) / GRAPH_FILE
+        if read_only and not path.exists():
+            raise BackendUnavailable(f"no knowledge base at {directory} (run `kgqa index` first)")
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        try:
+            db = ladybug.Database(str(path), read_only=read_only)
+        except RuntimeError as exc:
+            if "lock" in str(exc).lower():
+                raise StoreLocked(f"the store at {directory} is open for writing by another process "
+                                  f"({_holder(str(exc))}); wait for it or open read-only") from exc
+            raise BackendUnavailable(f"cannot open the store at {directory}: {exc}") from exc
+        conn = ladybug.Connection(db, num_threads=threads)
+        if not read_only:
+            for statement in SCHEMA:
+                conn.execute(statement)
+        return cls(conn, db, read_only)
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def apply(self, change: Change) -> None:
+        """Write ``change`` in one transaction, with its sequence number."""
+        self._run("BEGIN TRANSACTION")
+        try:
+            self._remove(change)
+            self._upsert_nodes(change)
+            self._add_edges(change)
+            self._run("MERGE (m:Meta {k: 'seq'}) SET m.v = $seq", {"seq": change.seq})
+        except BaseException:
+            try:
+                self._run("ROLLBACK")
+            except RuntimeError:  # a failed statement already ended the transaction
+                pass
+            raise
+        self._run("COMMIT")
+
+    def _remove(self, change: Change) -> None:
+        if len(change.remove_keys):
+            self._run(f"UNWIND $keys AS k MATCH ()-[r:{cypher.REL}]->() WHERE r.key = k DELETE r",
+                      {"keys": change.remove_keys.tolist()})
+        if change.remove_nodes:
+            self._run("UNWIND $ids AS i MATCH (e:Entity {id: i}) DETACH DELETE e",
+                      {"ids": change.remove_nodes})
+
+    def _upsert_nodes(self, change: Change) -> None:
+        records = {e.id: cypher.entity_row(e) for e in change.records}
+        wanted = set(records) | set(change.subjects) | set(change.objects)
+        existing = self._existing(list(wanted))
+        update = [row for i, row in records.items() if i in existing]
+        if update:
+            sets = ", ".join(f"e.{f} = r.{f}" for f in cypher.ENTITY_FIELDS if f != "id")
+            self._run(f"UNWIND $rows AS r MATCH (e:Entity {{id: r.id}}) SET {sets}", {"rows": update})
+        new = [records.get(i) or _bare(i) for i in sorted(wanted - existing)]
+        if new:
+            self._copy("Entity", pa.Table.from_pylist(new, schema=NODE_SCHEMA))
+
+    def _add_edges(self, change: Change) -> None:
+        if not change.subjects:
+            return
+        n = len(change.subjects)
+        frame = pa.table({
+            "from": pa.array(change.subjects, pa.string()), "to": pa.array(change.objects, pa.string()),
+            "key": pa.array(np.asarray(change.keys, dtype=np.int64)),
+            "p": pa.array(change.predicates, pa.string()),
+            "src": pa.array([change.source] * n, pa.string()),
+            "line": pa.array(np.asarray(change.lines, dtype=np.int64)),
+            "q": pa.array(change.qualifiers, pa.string()),
+        })
+        self._copy(cypher.REL, frame)
+
+    def _copy(self, table: str, frame: pa.Table) -> None:
+        self._run(f"COPY {table} FROM $frame", {"frame": frame})
+
+    def _existing(self, ids: list[str]) -> set[str]:
+        if not ids:
+            return set()
+        rows = self._rows("UNWIND $ids AS i MATCH (e:Entity {id: i}) RETURN e.id", {"ids": ids})
+        return {r[0] for r in rows}
+
+    def applied_seq(self) -> int:
+        rows = self._rows("MATCH (m:Meta {k: 'seq'}) RETURN m.v")
+        return int(rows[0][0]) if rows else 0
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def entities(self, ids: Sequence[str]) -> dict[str, Any]:
+        cols = ", ".join(f"e.{f}" for f in cypher.ENTITY_FIELDS)
+        rows = self._rows(f"UNWIND $ids AS i MATCH (e:Entity {{id: i}}) RETURN {cols}", {"ids": list(ids)})
+        found = (cypher.entity_from_row(dict(zip(cypher.ENTITY_FIELDS, r))) for r in rows)
+        return {e.id: e for e in found}
+
+    def neighbors(self, entity: str, predicate: str | None = None,
+                  direction: Direction = Direction.BOTH, limit: int = 100) -> list[Edge]:
+        edges: list[Edge] = []
+        for forward in _directions(direction):
+            pattern = cypher.chain((forward,))
+            where = "WHERE r1.p = $p " if predicate is not None else ""
+            query = (f"MATCH {pattern} {where}"
+                     "RETURN n1.id, r1.p, r1.key, r1.src, r1.line, r1.q ORDER BY r1.p, n1.id LIMIT $limit")
+            for other, p, key, src, line, q in self._rows(query, _drop_none({"start": entity, "p": predicate,
+                                                                               "limit": limit})):
+                s, o = (entity, other) if forward else (other, entity)
+                edges.append(cypher.edge(s, p, o, key, src, line, q))
+        return edges[:limit]
+
+    def follow(self, start: str, path: RelationPath, limit: int = 1000) -> list[GraphPath]:
+        if not path:
+            return []
+        params: dict[str, Any] = {"start": start, "limit": limit}
+        params.update({f"p{i}": s.predicate for i, s in enumerate(path, 1)})
+        return cypher.paths_from_rows(self._rows(cypher.follow_query(path), params), path)
+
+    def relation_paths(self, start: str, max_hops: int = 3, limit: int = 10_000) -> list[PathCount]:
+        found: list[PathCount] = []
+        for directions in cypher.direction_patterns(max_hops):
+            for row in self._rows(cypher.path_count_query(directions), {"start": start}):
+                n = len(directions)
+                steps = tuple(Step(p, d) for p, d in zip(row[:n], directions))
+                found.append(PathCount(steps, int(row[n]), int(row[n + 1])))
+        found.sort(key=lambda c: (len(c.path), -c.paths, cypher_path_key(c.path)))
+        return found[:limit]
+
+    def shortest_paths(self, source: str, target: str, max_hops: int = 3) -> list[GraphPath]:
+        query = (f"MATCH p = (a:Entity {{id: $a}})-[:REL* ALL SHORTEST 1..{int(max_hops)}]-"
+                 "(b:Entity {id: $b}) RETURN nodes(p), rels(p)")
+        paths = []
+        for nodes, rels in self._rows(query, {"a": source, "b": target}):
+            by_internal = {_iid(n["_ID"]): n["id"] for n in nodes}
+            ids = tuple(n["id"] for n in nodes)
+            edges, steps = [], []
+            for i, r in enumerate(rels):
+                s, o = by_internal[_iid(r["_SRC"])], by_internal[_iid(r["_DST"])]
+                edges.append(cypher.edge(s, r["p"], o, r["key"], r["src"], r["line"], r["q"]))
+                steps.append(Step(r["p"], s == ids[i]))
+            paths.append(GraphPath(ids, tuple(edges), tuple(steps)))
+        return paths
+
+    def stats(self) -> StoreStats:
+        triples = self._rows(f"MATCH ()-[r:{cypher.REL}]->() RETURN count(r)")[0][0]
+        kinds = dict(self._rows("MATCH (e:Entity) RETURN e.kind, count(*)"))
+        relations = self._rows(f"MATCH ()-[r:{cypher.REL}]->() RETURN count(DISTINCT r.p)")[0][0]
+        return StoreStats(int(triples), int(kinds.get(EntityKind.ENTITY.value, 0)),
+                          int(kinds.get(EntityKind.LITERAL.value, 0)), int(relations))
+
+    def close(self) -> None:
+        self._conn.close()
+        self._db.close()
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _run(self, query: str, params: dict[str, Any] | None = None) -> Any:
+        return self._conn.execute(query, params or {})
+
+    def _rows(self, query: str, params: dict[str, Any] | None = None) -> list[list[Any]]:
+        result = self._run(query, params)
+        rows = []
+        while result.has_next():
+            rows.append(result.get_next())
+        return rows
+
+
+def cypher_path_key(path: RelationPath) -> str:
+    return "/".join(str(s) for s in path)
+
+
+def _bare(node_id: str) -> dict[str, object]:
+    kind = EntityKind.LITERAL if node_id.startswith("lit:") else EntityKind.ENTITY
+    return {f: None for f in cypher.ENTITY_FIELDS} | {"id": node_id, "kind": kind.value, "aliases": []}
+
+
+def _drop_none(params: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in params.items() if v is not None}
+
+
+def _iid(internal: dict[str, int]) -> tuple[int, int]:
+    return internal["table"], internal["offset"]
+
+
+def _directions(direction: Direction) -> tuple[bool, ...]:
+    return {Direction.OUT: (True,), Direction.IN: (False,), Direction.BOTH: (True, False)}[direction]
+
+
+def _holder(message: str) -> str:
+    marker = "Lock is held by PID"
+    return f"PID {message.split(marker)[1].split(')')[0].strip()}" if marker in message else "unknown process"

@@ -96,6 +96,11 @@ class BoltServer:
     http_port: int = 0
     pid: int = 0
 
+    @property
+    def auth(self) -> tuple[str, str]:
+        """``(user, password)``, as the driver's ``auth`` argument takes it."""
+        return (self.user, self.password)
+
 
 def _free_port(exclude: set[int]) -> int:
     """Return a TCP port on 127.0.0.1 that is free now and not in ``exclude``."""
@@ -158,7 +163,10 @@ def _wait_ready(
             with neo4j.GraphDatabase.driver(
                 server.uri,
                 auth=(server.user, server.password),
-                connection_timeout=5.0,
+                # Short: whatever holds the port must not stall the polling
+                # (the child exiting is checked between attempts).
+                connection_timeout=2.0,
+                connection_acquisition_timeout=4.0,
                 max_transaction_retry_time=0.0,
             ) as driver:
                 records, _, _ = driver.execute_query(
@@ -185,7 +193,10 @@ def _port_conflict(log_path: Path, offset: int) -> bool:
             text = log.read().decode("utf-8", errors="replace").lower()
     except OSError:
         return False
-    return "address already in use" in text or "bindexception" in text
+    return any(
+        marker in text
+        for marker in ("unable to listen", "address already in use", "bindexception")
+    )
 
 
 @contextlib.contextmanager
@@ -232,7 +243,6 @@ def start_arcadedb_bolt(
                 "bolt_port": bolt_port,
                 "bolt_host": HOST,
                 "bolt_defaultDatabase": database,
-                "server_databaseLoadAtStartup": True,
             },
         }
         server = BoltServer(

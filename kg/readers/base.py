@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import io
 import lzma
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ class ReaderOptions:
         property_labels: a file of Wikidata property labels (JSONL or TSV), or None.
     """
 
-    batch_size: int = 50_000
+    batch_size: int = 100_000
     skip_errors: bool = False
     languages: tuple[str, ...] = ("en", "mul", "zh")
     delimiter: str | None = None
@@ -86,9 +87,10 @@ def open_binary(path: Path) -> IO[bytes]:
     opener = COMPRESSED.get(path.suffix.lower())
     if opener is None:
         return path.open("rb")
-    fh: IO[bytes] = opener(path, "rb")
+    # a large buffer in front of the decompressor makes line iteration several times faster
+    fh = io.BufferedReader(opener(path, "rb"), buffer_size=1 << 20)
     try:
-        fh.peek(1) if hasattr(fh, "peek") else None
+        fh.peek(1)
     except (OSError, EOFError, lzma.LZMAError) as exc:
         fh.close()
         raise SourceFormatError(path, f"not a valid {path.suffix} file ({exc})") from exc

@@ -38,33 +38,38 @@ class DelimitedReader:
         sep = options.delimiter or self.delimiter or detect_delimiter(path)
         policy = ErrorPolicy(options.skip_errors)
         batch, seen = Batch(), set[str]()
+        subjects, predicates, objects, lines = batch.subjects, batch.predicates, batch.objects, batch.lines
         for number, fields in _split_lines(path, sep):
-            if number == 1 and fields and fields[0].strip().lower() in _HEADS:
-                continue
-            if fields is None or len(fields) != 3 or not all(f.strip() for f in fields):
-                if fields is not None and not any(f.strip() for f in fields):
+            if len(fields) == 3:
+                s, p, o = fields[0].strip(), fields[1].strip(), fields[2].strip()
+                if s and p and o:
+                    subjects.append(s)
+                    predicates.append(p)
+                    objects.append(o)
+                    lines.append(number)
+                    for name in (s, o):
+                        if name not in seen:
+                            seen.add(name)
+                            label = None if _WIKIDATA_ID.match(name) else name
+                            batch.entities.append(Entity(name, label, provenance=Provenance(source, number)))
+                    if len(subjects) >= options.batch_size:
+                        yield _finish(batch, policy)
+                        batch, seen = Batch(), set()
+                        subjects, predicates, objects, lines = (batch.subjects, batch.predicates,
+                                                                batch.objects, batch.lines)
                     continue
-                policy.handle(SourceFormatError(
-                    path, f"expected 3 fields separated by {_name(sep)}, got {len(fields or [])}", number))
+            if not fields or (number == 1 and fields[0].strip().lower() in _HEADS):
                 continue
-            s, p, o = (f.strip() for f in fields)
-            batch.subjects.append(s)
-            batch.predicates.append(p)
-            batch.objects.append(o)
-            batch.lines.append(number)
-            batch.qualifiers.append(None)
-            for name in (s, o):
-                if name not in seen:
-                    seen.add(name)
-                    label = None if _WIKIDATA_ID.match(name) else name
-                    batch.entities.append(Entity(name, label, provenance=Provenance(source, number)))
-            if batch.size >= options.batch_size:
-                batch.skipped = policy.take()
-                yield batch
-                batch, seen = Batch(), set()
-        batch.skipped = policy.take()
-        if len(batch) or batch.skipped:
-            yield batch
+            policy.handle(SourceFormatError(
+                path, f"expected 3 non-empty fields separated by {_name(sep)}, got {len(fields)}", number))
+        if len(batch) or policy.skipped:
+            yield _finish(batch, policy)
+
+
+def _finish(batch: Batch, policy: ErrorPolicy) -> Batch:
+    batch.qualifiers = [None] * batch.size
+    batch.skipped = policy.take()
+    return batch
 
 
 def detect_delimiter(path: Path) -> str:
@@ -81,7 +86,8 @@ def detect_delimiter(path: Path) -> str:
                                   "subject, predicate, object", 1)
 
 
-def _split_lines(path: Path, sep: str) -> Iterator[tuple[int, list[str] | None]]:
+def _split_lines(path: Path, sep: str) -> Iterator[tuple[int, list[str]]]:
+    """(line number, fields); a blank line has no fields."""
     if sep != ",":
         for number, line in numbered_lines(path):
             yield number, line.split(sep) if line.strip() else []
@@ -90,7 +96,7 @@ def _split_lines(path: Path, sep: str) -> Iterator[tuple[int, list[str] | None]]
         try:
             yield number, next(csv.reader([line])) if line.strip() else []
         except (csv.Error, StopIteration):
-            yield number, None
+            yield number, [line]
 
 
 def _name(sep: str) -> str:

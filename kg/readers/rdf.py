@@ -1,42 +1,43 @@
 """RDF reader: N-Triples, Turtle, RDF/XML and JSON-LD, with Wikidata's RDF conventions.
 
 Parsing uses pyoxigraph's streaming parser directly (``pyoxigraph.parse``, the Rust parser that
-oxrdflib plugs into rdflib): quads come out lazily, so memory stays flat and nothing is built as
-an rdflib ``Graph``. rdflib itself is not needed: pyoxigraph 0.5 parses all four syntaxes,
-JSON-LD included, and unlike rdflib it never fetches a remote ``@context`` (offline; such a
-document fails with a ``SourceFormatError`` asking for an inline context).
+oxrdflib plugs into rdflib): statements come out lazily, memory stays flat, and no rdflib
+``Graph`` is built. rdflib is not used here: pyoxigraph 0.5 parses all four syntaxes, JSON-LD
+included, and unlike rdflib it never fetches a remote ``@context`` (such a document fails with
+a ``SourceFormatError`` asking for an inline context).
 
-Terms become compact ids: ``wd:Q42`` -> ``Q42``, ``wdt:P31`` -> ``P31``, well-known namespaces ->
-``rdfs:label``, ``schema:name``, ``dbr:Berlin`` ...; other IRIs stay whole; blank nodes ->
+Terms become compact ids: ``wd:Q42`` -> ``Q42``, ``wdt:P31`` -> ``P31``, IRIs in well-known
+namespaces -> ``rdfs:label``, ``dbr:Berlin`` ...; other IRIs stay whole; blank nodes ->
 ``_:<source tag>.<n>``, numbered by first appearance so that re-reading a file gives the same ids
-(pyoxigraph names anonymous nodes randomly). Relative IRIs in Turtle, RDF/XML and JSON-LD
-resolve against the file's ``file://`` URI.
+(pyoxigraph names anonymous nodes randomly). Relative IRIs resolve against the file's URI.
 
-Names are not triples: ``rdfs:label``, ``skos:prefLabel`` and ``schema:name`` give an entity's
-labels, ``skos:altLabel`` its aliases, ``schema:description`` its description, filtered by
+Names are not triples: ``rdfs:label``, ``skos:prefLabel`` and ``schema:name`` give labels,
+``skos:altLabel`` aliases, ``schema:description`` the description, filtered by
 ``ReaderOptions.languages`` with the rules of ``kg.readers.wikidata_props.pick_languages``
-(untagged text counts as a label when the first language has none). They are gathered per
-subject for the whole file (names are far smaller than triples) and yielded as entities after the
-triples, which stream in batches of ``batch_size``.
+(untagged text is the main label when the first language has none). Names are gathered per
+subject for the whole file (they are far smaller than the triples) and yielded as entities after
+the triples, which stream in batches of ``batch_size``.
 
 Wikidata's reification machinery is skipped, because the truthy ``wdt:`` triples already carry
 each best-rank statement:
 
 * predicates under ``http://www.wikidata.org/prop/`` other than ``prop/direct/`` (``p:``, ``ps:``,
-  ``psv:``, ``psn:``, ``pq:``, ``pqv:``, ``pr:``, ``prv:``, ``wdtn:``, ...) and every
-  ``wikibase:`` predicate (ranks, sitelink counts, time/quantity value parts, property types);
-* triples about statement (``s:``), reference (``ref:``), value (``v:``), property-namespace
-  and ``wikibase:`` nodes, entity-data records (``data:``, with ``schema:about``, licence and
-  version) and sitelink articles (``https://*.wikipedia.org/wiki/...`` and sister projects);
-* ``rdf:type`` whose class is ``wikibase:`` (``a wikibase:Item``) or ``wdno:`` (no-value).
+  ``psv:``, ``pq:``, ``pr:``, ``wdtn:``, ...) and all ``wikibase:`` predicates (rank, counts,
+  the parts of time/quantity value nodes, property types);
+* triples about statement (``s:``), reference (``ref:``), value (``v:``), property-namespace and
+  ``wikibase:`` nodes, entity-data records (``data:``: ``schema:about``, licence, version) and
+  sitelink articles (``https://<site>.wikipedia.org/...`` and the sister projects);
+* ``rdf:type`` with a ``wikibase:`` class (``a wikibase:Item``) or a ``wdno:`` (no value) class;
+* ``schema:version``, ``schema:dateModified``, ``schema:softwareVersion`` and ``cc:license`` of
+  a Wikidata entity (revision bookkeeping that query-service dumps move onto the entity).
 
-Ordinary ``rdf:type`` and every other predicate of non-Wikidata RDF are kept. Left out on
-purpose: qualifiers (``pq:`` hangs off statement nodes that come after the ``wdt:`` triple in a
-dump, so attaching them would mean holding triples back) and non-Earth globes of coordinates.
+Ordinary ``rdf:type`` and all other predicates of non-Wikidata RDF are kept. Left out on purpose:
+qualifiers (``pq:`` hangs off statement nodes that follow the ``wdt:`` triple, so attaching them
+would mean holding triples back) and the globe of non-Earth coordinates.
 
-Provenance lines: exact for N-Triples. pyoxigraph reports no positions for parsed statements,
-so for the other syntaxes every triple has line 0 (unknown); syntax errors do carry their line.
-``skip_errors`` works for N-Triples only (one statement per line, so a bad line is dropped and
+Provenance lines are exact for N-Triples. pyoxigraph reports no position for parsed statements,
+so for the other syntaxes triples carry line 0 (unknown); syntax errors do carry their line.
+``skip_errors`` works for N-Triples only (one statement per line: a bad line is dropped and
 counted); the other syntaxes cannot resynchronise reliably and raise on the first error.
 """
 
@@ -44,21 +45,380 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, TypeVar
 
 import pyoxigraph as ox
 
 from kg.base import Batch, Entity, EntityKind, Literal, Provenance, Triple, ValueType
 from kg.errors import SourceFormatError
 from kg.readers.base import ErrorPolicy, ReaderOptions, open_binary, sniff
-from kg.readers.rdf_terms import (
-    LabelBook,
-    NameKind,
-    compact_iri,
-    is_skipped_subject,
-    is_skipped_type,
-    name_kind,
-    to_literal,
-)
+from kg.readers.wikidata_props import MUL, pick_languages
+
+SYNTAXES = {"nt": ox.RdfFormat.N_TRIPLES, "ttl": ox.RdfFormat.TURTLE,
+            "rdfxml": ox.RdfFormat.RDF_XML, "jsonld": ox.RdfFormat.JSON_LD}
+
+RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+RDFS = "http://www.w3.org/2000/01/rdf-schema#"
+XSD = "http://www.w3.org/2001/XMLSchema#"
+SKOS = "http://www.w3.org/2004/02/skos/core#"
+GEO = "http://www.opengis.net/ont/geosparql#"
+WIKIBASE = "http://wikiba.se/ontology#"
+WD = "http://www.wikidata.org/"
+WD_ENTITY = WD + "entity/"
+WD_DIRECT = WD + "prop/direct/"
+WD_PROP = WD + "prop/"
+WD_NOVALUE = WD + "prop/novalue/"
+RDF_TYPE = RDF + "type"
+
+PREFIXES = {
+    RDF: "rdf", RDFS: "rdfs", XSD: "xsd", SKOS: "skos", GEO: "geo", WIKIBASE: "wikibase",
+    "http://www.w3.org/2002/07/owl#": "owl", "http://schema.org/": "schema",
+    "http://xmlns.com/foaf/0.1/": "foaf", "http://purl.org/dc/terms/": "dct",
+    "http://purl.org/dc/elements/1.1/": "dc", "http://www.w3.org/ns/prov#": "prov",
+    "http://dbpedia.org/resource/": "dbr", "http://dbpedia.org/ontology/": "dbo",
+    "http://dbpedia.org/property/": "dbp", "http://www.w3.org/ns/lemon/ontolex#": "ontolex",
+    "http://creativecommons.org/ns#": "cc", WD_ENTITY: "wd", WD_PROP: "p",
+    WD + "prop/statement/": "ps", WD + "prop/qualifier/": "pq", WD + "prop/reference/": "pr",
+    WD_NOVALUE: "wdno", WD + "entity/statement/": "s", WD + "reference/": "ref",
+    WD + "value/": "v",
+}
+
+# Subjects whose triples are Wikidata bookkeeping, not knowledge (see the module docstring).
+_SKIPPED_SUBJECTS = (WD + "entity/statement/", WD + "reference/", WD + "value/", WD_PROP,
+                     WIKIBASE, "https://www.wikidata.org/wiki/Special:EntityData/")
+_SITELINK = re.compile(r"https://[^/]+\.(?:wikipedia|wikivoyage|wikiquote|wikisource|wikibooks|"
+                       r"wikinews|wikiversity|wiktionary|wikimedia|wikidata|mediawiki)\.org/")
+_WIKIDATA_ID = re.compile(r"[A-Z]\d+(?:-[A-Z]\d+)?")
+_POINT = re.compile(r"\s*(?:<[^>]*>\s*)?POINT\s*\(\s*(\S+)\s+(\S+)\s*\)\s*", re.IGNORECASE)
+_ERROR_AT = re.compile(r"Parser error at line \d+ (?:between columns (\d+) and \d+|column (\d+)): ")
+
+_NUMBER_TYPES = {"integer", "decimal", "double", "float", "int", "long", "short", "byte",
+                 "nonNegativeInteger", "positiveInteger", "negativeInteger", "nonPositiveInteger",
+                 "unsignedLong", "unsignedInt", "unsignedShort", "unsignedByte"}
+_DATE_PRECISION = {"dateTime": None, "dateTimeStamp": None, "date": 11, "gYearMonth": 10, "gYear": 9}
+_STRING_TYPES = {XSD + "string", RDF + "langString"}
+
+# What a predicate does to a statement.
+_KEEP, _SKIP, _TYPE, _METADATA, _LABEL, _ALIAS, _DESCRIPTION = range(7)
+# Entity-data bookkeeping that the query service's dumps move onto the entity itself.
+_METADATA_PREDICATES = {"http://schema.org/version", "http://schema.org/dateModified",
+                        "http://schema.org/softwareVersion", "http://creativecommons.org/ns#license"}
+_NAME_PREDICATES = {
+    RDFS + "label": _LABEL, SKOS + "prefLabel": _LABEL, "http://schema.org/name": _LABEL,
+    "https://schema.org/name": _LABEL, SKOS + "altLabel": _ALIAS,
+    "http://schema.org/description": _DESCRIPTION, "https://schema.org/description": _DESCRIPTION,
+}
+_NT_CHUNK_BYTES = 1 << 20
+_T = TypeVar("_T")
+
+
+def compact_iri(iri: str) -> str:
+    """The compact id of an IRI: ``Q42``, ``P31`` for Wikidata, ``prefix:local`` or the IRI."""
+    if iri.startswith(WD_ENTITY) and _WIKIDATA_ID.fullmatch(iri, len(WD_ENTITY)):
+        return iri[len(WD_ENTITY):]
+    if iri.startswith(WD_DIRECT):
+        return iri[len(WD_DIRECT):]
+    cut = max(iri.rfind("/"), iri.rfind("#")) + 1
+    prefix = PREFIXES.get(iri[:cut])
+    return f"{prefix}:{iri[cut:]}" if prefix and cut < len(iri) else iri
+
+
+def to_literal(term: ox.Literal) -> Literal:
+    """The ``Literal`` for an RDF literal: numbers, dates, WKT points, strings, other values."""
+    value, lang = term.value, term.language
+    if lang:
+        return Literal(value, ValueType.STRING, lang=lang.lower())
+    datatype = term.datatype.value
+    if datatype in _STRING_TYPES:
+        return Literal(value)
+    if datatype.startswith(XSD):
+        local = datatype[len(XSD):]
+        if local in _NUMBER_TYPES:
+            return Literal(value, ValueType.NUMBER)
+        if local in _DATE_PRECISION:
+            # Kept as text: Wikidata writes years such as -13798000000 that no date type holds.
+            return Literal(value, ValueType.DATETIME, precision=_DATE_PRECISION[local])
+    if datatype == GEO + "wktLiteral":
+        point = _POINT.fullmatch(value)
+        if point:
+            return Literal(f"{point[2]} {point[1]}", ValueType.COORDINATES)
+    return Literal(value, ValueType.OTHER)
+
+
+def _classify(predicate: str) -> int:
+    if predicate in _NAME_PREDICATES:
+        return _NAME_PREDICATES[predicate]
+    if predicate == RDF_TYPE:
+        return _TYPE
+    if predicate in _METADATA_PREDICATES:
+        return _METADATA
+    if predicate.startswith(WIKIBASE) or (predicate.startswith(WD_PROP)
+                                          and not predicate.startswith(WD_DIRECT)):
+        return _SKIP
+    return _KEEP
+
+
+def _pick(available: dict[str, _T], languages: tuple[str, ...]) -> list[str]:
+    """``pick_languages``, with a shortcut for the usual case of exact codes only."""
+    if not available:
+        return []
+    wanted = (*languages, MUL)
+    if all(code in wanted for code in available):
+        return [code for code in dict.fromkeys(wanted) if code in available]
+    return pick_languages(available, languages)
+
+
+def _variant_of(code: str, wanted: str) -> bool:
+    return code == wanted or code.startswith(wanted + "-")
+
+
+def _skipped_subject(subject: str) -> bool:
+    return subject.startswith(_SKIPPED_SUBJECTS) or (
+        subject.startswith("https://") and _SITELINK.match(subject) is not None)
+
+
+@dataclass
+class _Names:
+    """One subject's names, per language code ("" for untagged text)."""
+
+    line: int
+    labels: dict[str, str] = field(default_factory=dict)
+    aliases: dict[str, list[str]] = field(default_factory=dict)
+    descriptions: dict[str, str] = field(default_factory=dict)
+
+    def entity(self, node: str, languages: tuple[str, ...], kind: EntityKind, source: str) -> Entity:
+        tagged = {code: text for code, text in self.labels.items() if code}
+        codes = _pick(tagged, languages)
+        untagged = self.labels.get("")
+        first_is_main = bool(codes) and _variant_of(codes[0], languages[0])
+        main_code = codes[0] if first_is_main or (codes and untagged is None) else None
+        label = tagged[main_code] if main_code else untagged
+        others = tuple((code, tagged[code]) for code in codes if code != main_code)
+        alias_texts = [t for code in _pick(self.aliases, languages) for t in self.aliases[code]]
+        if untagged is not None and untagged != label:
+            alias_texts.append(untagged)
+        alias_texts.extend(self.aliases.get("", ()))
+        desc = _pick(self.descriptions, languages)
+        description = self.descriptions[desc[0]] if desc else self.descriptions.get("")
+        return Entity(node, label, aliases=tuple(dict.fromkeys(alias_texts)), description=description,
+                      labels=others, kind=kind, provenance=Provenance(source, self.line or None))
+
+
+class _FileState:
+    """What one read keeps across statements: blank-node ids, names, predicates seen."""
+
+    def __init__(self, source: str, languages: tuple[str, ...]) -> None:
+        self.source = source
+        self.languages = languages
+        self.tag = hashlib.blake2b(source.encode(), digest_size=4).hexdigest()
+        self.blanks: dict[str, str] = {}
+        self.names: dict[str, _Names] = {}
+        self.relations: set[str] = set()
+        self.rules: dict[ox.NamedNode, tuple[int, str]] = {}
+        self.last_subject: ox.NamedNode | ox.BlankNode | None = None
+        self.last_subject_id: str | None = None
+        self.kept: dict[str, bool] = {}
+
+    def node(self, term: ox.NamedNode | ox.BlankNode) -> str:
+        if isinstance(term, ox.NamedNode):
+            return compact_iri(term.value)
+        found = self.blanks.get(term.value)
+        if found is None:
+            found = self.blanks[term.value] = f"_:{self.tag}.{len(self.blanks)}"
+        return found
+
+    def keeps(self, code: str) -> bool:
+        """Whether names in language ``code`` can matter (the language, a variant, or ``mul``)."""
+        kept = self.kept.get(code)
+        if kept is None:
+            kept = self.kept[code] = not code or code == MUL or any(
+                _variant_of(code, wanted) for wanted in self.languages)
+        return kept
+
+    def add_name(self, subject: str, action: int, term: ox.Literal, line: int) -> None:
+        code = (term.language or "").lower()
+        if not self.keeps(code):
+            return
+        names = self.names.get(subject)
+        if names is None:
+            names = self.names[subject] = _Names(line)
+        if action == _LABEL:
+            names.labels.setdefault(code, term.value)
+        elif action == _DESCRIPTION:
+            names.descriptions.setdefault(code, term.value)
+        else:
+            names.aliases.setdefault(code, []).append(term.value)
+
+    def rule(self, predicate: ox.NamedNode) -> tuple[int, str]:
+        """What to do with ``predicate`` and its compact id (cached: predicates are few)."""
+        found = self.rules.get(predicate)
+        if found is None:
+            found = self.rules[predicate] = (_classify(predicate.value), compact_iri(predicate.value))
+        return found
+
+    def subject_id(self, subject: ox.NamedNode | ox.BlankNode) -> str | None:
+        """The subject's id, or None for Wikidata bookkeeping nodes (cached: subjects repeat)."""
+        if subject != self.last_subject:
+            self.last_subject = subject
+            skipped = isinstance(subject, ox.NamedNode) and _skipped_subject(subject.value)
+            self.last_subject_id = None if skipped else self.node(subject)
+        return self.last_subject_id
+
+    def take(self, quad: ox.Quad, line: int, batch: Batch) -> None:
+        """Add one statement to ``batch`` as a triple, to the names, or drop it."""
+        subject, predicate, obj, _ = quad
+        action, pid = self.rule(predicate)
+        sid = None if action == _SKIP else self.subject_id(subject)
+        if sid is None or isinstance(obj, ox.Triple):
+            return
+        if isinstance(obj, ox.Literal):
+            if action >= _LABEL:
+                self.add_name(sid, action, obj, line)
+            elif action != _METADATA or not subject.value.startswith(WD_ENTITY):
+                self.relations.add(pid)
+                batch.add(Triple(sid, pid, to_literal(obj), Provenance(self.source, line)), line)
+            return
+        if action == _TYPE and obj.value.startswith((WIKIBASE, WD_NOVALUE)):
+            return
+        self.relations.add(pid)
+        # Entity objects skip Batch.add: no literal node to make, nothing to look up.
+        batch.subjects.append(sid)
+        batch.predicates.append(pid)
+        batch.objects.append(self.node(obj))
+        batch.lines.append(line)
+        batch.qualifiers.append(None)
+
+    def entities(self) -> Iterator[Entity]:
+        for node, names in self.names.items():
+            relation = node in self.relations or bool(node[:1] == "P" and _WIKIDATA_ID.fullmatch(node))
+            kind = EntityKind.RELATION if relation else EntityKind.ENTITY
+            yield names.entity(node, self.languages, kind, self.source)
+
+
+class RdfReader:
+    """Streams an RDF file (N-Triples, Turtle, RDF/XML or JSON-LD, plain or compressed)."""
+
+    def __init__(self, syntax: str) -> None:
+        if syntax not in SYNTAXES:
+            raise ValueError(f"unknown RDF syntax {syntax!r}; expected one of {', '.join(SYNTAXES)}")
+        self.format = syntax
+        self.syntax = syntax
+
+    def read(self, path: Path, source: str, options: ReaderOptions) -> Iterator[Batch]:
+        """Yield the file's triples in batches of ``options.batch_size``, then its named entities.
+
+        Args:
+            path: the RDF file, possibly .gz/.bz2/.xz compressed.
+            source: the source id recorded in provenance.
+            options: batch size, ``skip_errors`` (N-Triples only), languages, property labels.
+
+        Raises:
+            SourceFormatError: the file is missing, empty, binary, or not valid RDF (with its line).
+        """
+        sniff(path)
+        state = _FileState(source, tuple(code.lower() for code in options.languages))
+        policy = ErrorPolicy(options.skip_errors)
+        batch = Batch()
+        with open_binary(path) as fh:
+            for line, quad in self._statements(fh, path, policy):
+                state.take(quad, line, batch)
+                if batch.size >= options.batch_size:
+                    batch.skipped = policy.take()
+                    yield batch
+                    batch = Batch()
+        batch.skipped = policy.take()
+        if len(batch) or batch.skipped:
+            yield batch
+        yield from _entity_batches(_with_property_labels(state, options), options.batch_size)
+
+    def _statements(self, fh: IO[bytes], path: Path, policy: ErrorPolicy) -> Iterator[tuple[int, ox.Quad]]:
+        if self.syntax == "nt":
+            return _nt_statements(fh, path, policy)
+        return _document_statements(fh, path, SYNTAXES[self.syntax], policy.skip)
+
+
+def _document_statements(fh: IO[bytes], path: Path, syntax: ox.RdfFormat,
+                         skip: bool) -> Iterator[tuple[int, ox.Quad]]:
+    base = path.resolve().as_uri()
+    try:
+        for quad in ox.parse(fh, syntax, base_iri=base):
+            yield 0, quad
+    except SyntaxError as exc:
+        error = _syntax_error(path, exc, 0)
+        note = " (skip_errors applies to N-Triples only: this syntax cannot resume after an error)"
+        raise SourceFormatError(path, error.reason + (note if skip else ""), error.line) from exc
+    except (OSError, EOFError) as exc:
+        raise SourceFormatError(path, f"truncated or corrupt ({exc})") from exc
+
+
+def _nt_statements(fh: IO[bytes], path: Path, policy: ErrorPolicy) -> Iterator[tuple[int, ox.Quad]]:
+    """N-Triples in chunks of lines; a chunk with an error is parsed again line by line.
+
+    A clean chunk has one statement per non-blank, non-comment line, which gives exact line
+    numbers at full parser speed.
+    """
+    first = 1
+    while True:
+        try:
+            lines = fh.readlines(_NT_CHUNK_BYTES)
+        except (OSError, EOFError) as exc:
+            raise SourceFormatError(path, f"truncated or corrupt ({exc})", first) from exc
+        if not lines:
+            return
+        numbers = [first + i for i, raw in enumerate(lines) if raw.strip() and not raw.lstrip().startswith(b"#")]
+        try:
+            quads = list(ox.parse(b"".join(lines), ox.RdfFormat.N_TRIPLES))
+        except SyntaxError:
+            quads = []
+        if quads and len(quads) == len(numbers):
+            yield from zip(numbers, quads)
+        elif numbers:
+            yield from _nt_lines(lines, first, path, policy)
+        first += len(lines)
+
+
+def _nt_lines(lines: list[bytes], first: int, path: Path, policy: ErrorPolicy) -> Iterator[tuple[int, ox.Quad]]:
+    for number, raw in enumerate(lines, first):
+        try:
+            quads = list(ox.parse(raw, ox.RdfFormat.N_TRIPLES))
+        except SyntaxError as exc:
+            policy.handle(_syntax_error(path, exc, number - 1))
+            continue
+        for quad in quads:
+            yield number, quad
+
+
+def _syntax_error(path: Path, exc: SyntaxError, offset: int) -> SourceFormatError:
+    """A ``SourceFormatError`` from pyoxigraph's error, its line shifted by ``offset``."""
+    message = str(exc.msg)
+    where = _ERROR_AT.match(message)
+    if where:
+        message = f"{message[where.end():]} (column {where[1] or where[2]})"
+    if "LoadDocumentCallback" in message:
+        message = "remote JSON-LD @context documents are not fetched; inline the context"
+    line = exc.lineno + offset if exc.lineno else None
+    return SourceFormatError(path, f"invalid RDF: {message}", line)
+
+
+def _with_property_labels(state: _FileState, options: ReaderOptions) -> Iterator[Entity]:
+    yield from state.entities()
+    if options.property_labels is not None:
+        from kg.readers.wikidata_props import load_property_labels
+
+        for entity in load_property_labels(options.property_labels, options.languages):
+            if entity.id not in state.names:
+                yield entity
+
+
+def _entity_batches(entities: Iterator[Entity], size: int) -> Iterator[Batch]:
+    batch = Batch()
+    for entity in entities:
+        batch.entities.append(entity)
+        if len(batch.entities) >= size:
+            yield batch
+            batch = Batch()
+    if batch.entities:
+        yield batch

@@ -39,7 +39,7 @@ from typing import Any
 from kg.base import Batch, Entity, EntityKind, Literal, Provenance, Triple, ValueType
 from kg.errors import SourceFormatError
 from kg.readers.base import ErrorPolicy, ReaderOptions, numbered_lines
-from kg.readers.wikidata_props import load_property_labels, pick_languages
+from kg.readers.wikidata_props import Names, load_property_labels, named_entity
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +85,8 @@ class WikidataJsonReader:
                      if options.property_labels else {})
         ctx = _Context(path, source, options.languages, relations)
         policy = ErrorPolicy(options.skip_errors)
-        batch, pending = Batch(), None
+        batch = Batch()
+        pending: SourceFormatError | None = None  # a line that did not parse, unless it was the last
         for number, text in numbered_lines(path):
             body = text.strip().rstrip(",")
             if body in ("", "[", "]"):
@@ -94,9 +95,12 @@ class WikidataJsonReader:
                 policy.handle(pending)  # not the last line after all: a real error
                 pending = None
             try:
-                records = _parse(path, number, body, ctx)
+                records = _parse(number, body, ctx)
             except SourceFormatError as error:
-                pending = error
+                if isinstance(error.__cause__, json.JSONDecodeError):
+                    pending = error
+                else:
+                    policy.handle(error)
                 continue
             for entity, triples in records:
                 _add(batch, ctx, entity, triples, number)
@@ -112,7 +116,7 @@ class WikidataJsonReader:
             yield batch
 
 
-def _parse(path: Path, number: int, body: str, ctx: _Context) -> list[tuple[Entity, list[Triple]]]:
+def _parse(number: int, body: str, ctx: _Context) -> list[tuple[Entity, list[Triple]]]:
     """The entities on one line, each with its triples, or a ``SourceFormatError``."""
     counts: Counter[str] = Counter()  # merged only once the whole line is good
     try:
@@ -120,9 +124,9 @@ def _parse(path: Path, number: int, body: str, ctx: _Context) -> list[tuple[Enti
         records = value if isinstance(value, list) else [value]
         converted = [_convert(record, number, ctx.source, ctx.languages, counts) for record in records]
     except json.JSONDecodeError as exc:
-        raise SourceFormatError(path, f"expected one JSON entity per line ({exc.msg})", number) from exc
+        raise SourceFormatError(ctx.path, f"expected one JSON entity per line ({exc.msg})", number) from exc
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise SourceFormatError(path, f"not a Wikidata entity ({type(exc).__name__}: {exc})",
+        raise SourceFormatError(ctx.path, f"not a Wikidata entity ({type(exc).__name__}: {exc})",
                                 number) from exc
     ctx.counts.update(counts)
     return converted
@@ -154,10 +158,11 @@ def _convert(record: Json, number: int, source: str, languages: Sequence[str],
         raise TypeError("the entity id must be a string")
     provenance = Provenance(source, number)
     kind = EntityKind.RELATION if record.get("type") == "property" else EntityKind.ENTITY
-    labels = _texts(record.get("labels") or record.get("lemmas") or {})
-    descriptions = _texts(record.get("descriptions") or {})
-    aliases = {code: [a["value"] for a in values] for code, values in (record.get("aliases") or {}).items()}
-    entity = _named(entity_id, kind, labels, descriptions, aliases, languages, provenance)
+    aliases = record.get("aliases") or {}
+    names = Names(_texts(record.get("labels") or record.get("lemmas") or {}),
+                  _texts(record.get("descriptions") or {}),
+                  {code: [a["value"] for a in values] for code, values in aliases.items()})
+    entity = named_entity(entity_id, names, languages, kind, provenance)
     claims: Mapping[str, list[Json]] = record.get("claims") or {}
     triples = [triple for statements in claims.values() for statement in statements
                if (triple := _statement(entity_id, statement, provenance, counts)) is not None]
@@ -166,19 +171,6 @@ def _convert(record: Json, number: int, source: str, languages: Sequence[str],
 
 def _texts(values: Mapping[str, Json]) -> dict[str, str]:
     return {code: value["value"] for code, value in values.items()}
-
-
-def _named(entity_id: str, kind: EntityKind, labels: Mapping[str, str], descriptions: Mapping[str, str],
-           aliases: Mapping[str, Sequence[str]], languages: Sequence[str],
-           provenance: Provenance) -> Entity:
-    """The entity with its main label, other kept labels, aliases and description."""
-    names = [(code, labels[code]) for code in pick_languages(labels, languages)]
-    desc_codes = pick_languages(descriptions, languages)
-    alias_texts = (a for code in pick_languages(aliases, languages) for a in aliases[code])
-    return Entity(entity_id, names[0][1] if names else None,
-                  aliases=tuple(dict.fromkeys(alias_texts)),
-                  description=descriptions[desc_codes[0]] if desc_codes else None,
-                  labels=tuple(names[1:]), kind=kind, provenance=provenance)
 
 
 def _statement(subject: str, statement: Json, provenance: Provenance, counts: Counter[str]) -> Triple | None:

@@ -11,7 +11,7 @@ plain or compressed (.gz, .bz2, .xz):
   (empty cell: no label).
 
 Language rules (``pick_languages``): a requested code uses its exact entry, or failing that its
-first regional variant in code order (``zh`` -> ``zh-cn``, ``zh-hans``, ...). ``mul``, Wikidata's
+alphabetically first regional variant (``zh`` -> ``zh-cn``, else ``zh-hans``, ...). ``mul``, Wikidata's
 "valid in every language" code, is always kept as the last fallback. The datatype column is
 read but not kept: ``Entity`` has no field for it and no caller needs it yet.
 """
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from itertools import chain
 from pathlib import Path
@@ -40,7 +41,7 @@ def pick_languages(available: Mapping[str, object], languages: Sequence[str]) ->
 
     Returns:
         Distinct codes present in ``available``: for each requested code, the code itself or
-        its first regional variant (``zh-hans`` for ``zh``).
+        else its alphabetically first regional variant (``zh-cn`` before ``zh-hans``).
     """
     chosen: list[str] = []
     for code in (*languages, MUL):
@@ -54,30 +55,47 @@ def pick_languages(available: Mapping[str, object], languages: Sequence[str]) ->
     return chosen
 
 
-def relation_entity(pid: str, labels: Mapping[str, str], descriptions: Mapping[str, str],
-                    aliases: Mapping[str, Sequence[str]], languages: Sequence[str],
-                    provenance: Provenance | None = None) -> Entity:
-    """A relation ``Entity`` for a property, its label falling back to ``en``, then the id.
+@dataclass(frozen=True)
+class Names:
+    """An entity's names as a Wikidata record gives them, keyed by language code."""
+
+    labels: Mapping[str, str]
+    descriptions: Mapping[str, str] = field(default_factory=dict)
+    aliases: Mapping[str, Sequence[str]] = field(default_factory=dict)
+
+
+def named_entity(entity_id: str, names: Names, languages: Sequence[str], kind: EntityKind,
+                 provenance: Provenance | None = None) -> Entity:
+    """An ``Entity`` named in ``languages`` (see ``pick_languages``); no label if none applies.
 
     Args:
-        pid: the property id (``P31``).
-        labels: label per language code.
-        descriptions: description per language code.
-        aliases: aliases per language code.
+        entity_id: the Wikidata id (``Q42``, ``P31``).
+        names: labels, descriptions and aliases per language code.
         languages: the languages to keep, most preferred first.
-        provenance: where the property's record was read.
+        kind: what the entity stands for.
+        provenance: where the record was read.
 
     Returns:
-        The entity, with the other kept languages' labels in ``labels``.
+        The entity: main label in the first kept language that has one, the other kept
+        languages' labels in ``labels``, aliases of every kept language, one description.
     """
-    codes = pick_languages(labels, languages) or [c for c in ("en",) if c in labels]
-    names = [(code, labels[code]) for code in codes if labels[code]]
-    label = names[0][1] if names else pid
-    desc_codes = pick_languages(descriptions, languages)
-    alias_texts = (text for code in pick_languages(aliases, languages) for text in aliases[code])
-    return Entity(pid, label, aliases=tuple(dict.fromkeys(t for t in alias_texts if t)),
-                  description=descriptions[desc_codes[0]] if desc_codes else None,
-                  labels=tuple(names[1:]), kind=EntityKind.RELATION, provenance=provenance)
+    labels = [(code, names.labels[code]) for code in pick_languages(names.labels, languages)
+              if names.labels[code]]
+    desc_codes = pick_languages(names.descriptions, languages)
+    alias_texts = (a for code in pick_languages(names.aliases, languages) for a in names.aliases[code])
+    return Entity(entity_id, labels[0][1] if labels else None,
+                  aliases=tuple(dict.fromkeys(a for a in alias_texts if a)),
+                  description=names.descriptions[desc_codes[0]] if desc_codes else None,
+                  labels=tuple(labels[1:]), kind=kind, provenance=provenance)
+
+
+def relation_entity(pid: str, names: Names, languages: Sequence[str],
+                    provenance: Provenance | None = None) -> Entity:
+    """A relation ``Entity`` for a property, its label falling back to ``en``, then the id."""
+    entity = named_entity(pid, names, languages, EntityKind.RELATION, provenance)
+    if entity.label is None:
+        entity = replace(entity, label=names.labels.get("en") or pid)
+    return entity
 
 
 def load_property_labels(path: Path, languages: Sequence[str]) -> list[Entity]:
@@ -118,9 +136,9 @@ def _read_jsonl(path: Path, first: tuple[int, str], lines: Iterator[tuple[int, s
     for number, text in chain([first], lines):
         try:
             record = json.loads(text)
-            yield relation_entity(record["id"], record.get("labels") or {},
-                                  record.get("descriptions") or {}, record.get("aliases") or {},
-                                  languages, Provenance(str(path), number))
+            names = Names(record.get("labels") or {}, record.get("descriptions") or {},
+                          record.get("aliases") or {})
+            yield relation_entity(record["id"], names, languages, Provenance(str(path), number))
         except (ValueError, KeyError, TypeError) as exc:
             raise SourceFormatError(path, f"expected one JSON property per line ({exc})", number) from exc
 
@@ -136,6 +154,7 @@ def _read_tsv(path: Path, header: tuple[int, str], lines: Iterator[tuple[int, st
         if len(cells) > len(columns) or not cells[0].startswith("P"):
             raise SourceFormatError(path, f"expected {len(columns)} tab-separated cells starting "
                                           "with a property id", number)
-        labels = {code: cell.strip() for code, cell in zip(columns[2:], cells[2:]) if cell.strip()}
-        yield relation_entity(cells[0], labels, {}, {}, languages, Provenance(str(path), number))
+        pairs = zip(columns[2:], cells[2:], strict=False)  # trailing empty cells may be missing
+        labels = {code: cell.strip() for code, cell in pairs if cell.strip()}
+        yield relation_entity(cells[0], Names(labels), languages, Provenance(str(path), number))
 

@@ -139,6 +139,10 @@ class GraphStore(Protocol):
         """The stored entities among ``ids`` (missing ids are left out)."""
         ...
 
+    def find(self, name: str, limit: int = 10) -> list[Entity]:
+        """Entities whose id, label or alias equals ``name`` (case-insensitive), best known first."""
+        ...
+
     def neighbors(self, entity: str, predicate: str | None = None,
                   direction: Direction = Direction.BOTH, limit: int = 100) -> list[Edge]:
         """Edges at ``entity``, optionally of one predicate and direction."""

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from kg.base import EntityKind
+from kg.base import Entity, EntityKind
 from kg.errors import BackendUnavailable, StoreLocked
 from kg.stores import cypher
 from kg.stores.base import (Change, Direction, Edge, GraphPath, PathCount, RelationPath, Step,
@@ -145,11 +145,19 @@ class EmbeddedStore:
 
     # -- reading ---------------------------------------------------------------------------
 
-    def entities(self, ids: Sequence[str]) -> dict[str, Any]:
+    def entities(self, ids: Sequence[str]) -> dict[str, Entity]:
         cols = ", ".join(f"e.{f}" for f in cypher.ENTITY_FIELDS)
         rows = self._rows(f"UNWIND $ids AS i MATCH (e:Entity {{id: i}}) RETURN {cols}", {"ids": list(ids)})
         found = (cypher.entity_from_row(dict(zip(cypher.ENTITY_FIELDS, r))) for r in rows)
         return {e.id: e for e in found}
+
+    def find(self, name: str, limit: int = 10) -> list[Entity]:
+        cols = ", ".join(f"e.{f}" for f in cypher.ENTITY_FIELDS)
+        rows = self._rows(f"MATCH (e:Entity) WHERE e.id = $name OR lower(e.label) = lower($name) "
+                          f"OR list_contains(e.aliases, $name) RETURN {cols} LIMIT $limit",
+                          {"name": name, "limit": limit})
+        found = [cypher.entity_from_row(dict(zip(cypher.ENTITY_FIELDS, r))) for r in rows]
+        return sorted(found, key=lambda e: (e.id != name, e.label != name, e.id))
 
     def neighbors(self, entity: str, predicate: str | None = None,
                   direction: Direction = Direction.BOTH, limit: int = 100) -> list[Edge]:

@@ -1,0 +1,307 @@
+"""The source catalog: which sources a knowledge base holds, and exactly what each contributed.
+
+SQLite (``catalog.sqlite`` beside the store) records each source (path, reader, options, content
+hash, counts), the passages, and a journal of changes in flight. What a source contributed
+(triple keys, node ids, entity record fingerprints, passage keys) is kept as a ``SourceState``
+in ``sources/<id>.npz``, written atomically; it mirrors what the graph holds for that source.
+
+Crash safety: before a change is sent to the store, its delta goes into the journal with a
+sequence number; the store records the number of the last change it applied. On the next run,
+``recover`` folds the journalled deltas the store did apply into the source's state and drops
+the rest, so the catalog and the store agree again and re-indexing completes the work.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from kg.base import Passage, Provenance
+from kg.errors import SourceNotFound
+
+CATALOG_FILE = "catalog.sqlite"
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS sources (
+    id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL, path TEXT UNIQUE NOT NULL,
+    format TEXT NOT NULL, options TEXT NOT NULL, hash TEXT, size INTEGER, mtime_ns INTEGER,
+    triples INTEGER DEFAULT 0, entities INTEGER DEFAULT 0, passages INTEGER DEFAULT 0,
+    skipped INTEGER DEFAULT 0, state TEXT NOT NULL DEFAULT 'new', indexed_at REAL);
+CREATE TABLE IF NOT EXISTS journal (
+    seq INTEGER PRIMARY KEY, source_id INTEGER NOT NULL, delta BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS passages (
+    key INTEGER PRIMARY KEY, id TEXT NOT NULL, source_id INTEGER NOT NULL, title TEXT,
+    text TEXT NOT NULL, entities TEXT, line INTEGER, offset INTEGER);
+CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT);
+"""
+_EMPTY_I = np.empty(0, dtype=np.int64)
+_EMPTY_S = np.empty(0, dtype=object)
+
+
+@dataclass(frozen=True)
+class SourceRecord:
+    """A registered source as the catalog lists it."""
+
+    id: int
+    name: str
+    path: str
+    format: str
+    options: dict[str, object]
+    hash: str | None
+    size: int | None
+    mtime_ns: int | None
+    triples: int
+    entities: int
+    passages: int
+    skipped: int
+    state: str
+    indexed_at: float | None
+
+
+@dataclass
+class SourceState:
+    """What one source contributed: sorted unique arrays, mirrored by the store."""
+
+    keys: np.ndarray = field(default_factory=lambda: _EMPTY_I)
+    nodes: np.ndarray = field(default_factory=lambda: _EMPTY_S)
+    rec_ids: np.ndarray = field(default_factory=lambda: _EMPTY_S)
+    rec_hash: np.ndarray = field(default_factory=lambda: _EMPTY_I)
+    pkeys: np.ndarray = field(default_factory=lambda: _EMPTY_I)
+
+    def apply(self, delta: Delta) -> None:
+        """Fold one journalled delta into this state."""
+        self.keys = np.setdiff1d(np.union1d(self.keys, delta.add_keys), delta.del_keys)
+        self.nodes = np.setdiff1d(_union_str(self.nodes, delta.add_nodes), delta.del_nodes)
+        self.pkeys = np.setdiff1d(np.union1d(self.pkeys, delta.add_pkeys), delta.del_pkeys)
+        records = dict(zip(self.rec_ids.tolist(), self.rec_hash.tolist()))
+        records.update(zip(delta.rec_ids.tolist(), delta.rec_hash.tolist()))
+        for node in delta.del_nodes.tolist():
+            records.pop(node, None)
+        ids = sorted(records)
+        self.rec_ids = np.array(ids, dtype=object)
+        self.rec_hash = np.array([records[i] for i in ids], dtype=np.int64)
+
+
+@dataclass
+class Delta:
+    """The part of a source's state that one change adds and removes."""
+
+    add_keys: np.ndarray = field(default_factory=lambda: _EMPTY_I)
+    add_nodes: np.ndarray = field(default_factory=lambda: _EMPTY_S)
+    rec_ids: np.ndarray = field(default_factory=lambda: _EMPTY_S)
+    rec_hash: np.ndarray = field(default_factory=lambda: _EMPTY_I)
+    add_pkeys: np.ndarray = field(default_factory=lambda: _EMPTY_I)
+    del_keys: np.ndarray = field(default_factory=lambda: _EMPTY_I)
+    del_nodes: np.ndarray = field(default_factory=lambda: _EMPTY_S)
+    del_pkeys: np.ndarray = field(default_factory=lambda: _EMPTY_I)
+
+    def to_bytes(self) -> bytes:
+        buf = io.BytesIO()
+        np.savez(buf, **{k: _storable(v) for k, v in vars(self).items()})
+        return buf.getvalue()
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> Delta:
+        with np.load(io.BytesIO(blob), allow_pickle=False) as data:
+            return cls(**{k: _loaded(data[k]) for k in data.files})
+
+
+def _union_str(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    if not len(b):
+        return a
+    return np.unique(np.concatenate([a, b]).astype(object))
+
+
+def _storable(arr: np.ndarray) -> np.ndarray:
+    return arr.astype(str) if arr.dtype == object else arr
+
+
+def _loaded(arr: np.ndarray) -> np.ndarray:
+    return arr.astype(object) if arr.dtype.kind == "U" else arr
+
+
+class Catalog:
+    """The SQLite catalog and per-source state files of one knowledge base directory."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+        self.state_dir = self.directory / "sources"
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.directory / CATALOG_FILE, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # -- sources ---------------------------------------------------------------------------
+
+    def sources(self) -> list[SourceRecord]:
+        rows = self.db.execute("SELECT * FROM sources ORDER BY id").fetchall()
+        return [_record(r) for r in rows]
+
+    def find(self, path: Path) -> SourceRecord | None:
+        row = self.db.execute("SELECT * FROM sources WHERE path = ?", (str(path),)).fetchone()
+        return _record(row) if row else None
+
+    def get(self, path: Path) -> SourceRecord:
+        found = self.find(path)
+        if found is None:
+            raise SourceNotFound(f"no source {path} in this knowledge base (see `kgqa sources`)")
+        return found
+
+    def register(self, path: Path, fmt: str, options: dict[str, object]) -> SourceRecord:
+        """Add ``path`` (state 'new') or update its reader settings; returns its record."""
+        found = self.find(path)
+        opts = json.dumps(options, sort_keys=True)
+        if found is None:
+            name = self._free_name(path.name)
+            self.db.execute("INSERT INTO sources(name, path, format, options) VALUES (?, ?, ?, ?)",
+                            (name, str(path), fmt, opts))
+        else:
+            self.db.execute("UPDATE sources SET format = ?, options = ? WHERE id = ?", (fmt, opts, found.id))
+        return self.get(path)
+
+    def _free_name(self, name: str) -> str:
+        taken = {r[0] for r in self.db.execute("SELECT name FROM sources")}
+        candidate, n = name, 1
+        while candidate in taken:
+            n += 1
+            candidate = f"{name}~{n}"
+        return candidate
+
+    def finish(self, source: SourceRecord, fingerprint: tuple[str, int, int], counts: dict[str, int]) -> None:
+        """Mark ``source`` as fully indexed at ``fingerprint`` (hash, size, mtime_ns)."""
+        self.db.execute(
+            "UPDATE sources SET hash=?, size=?, mtime_ns=?, triples=?, entities=?, passages=?, skipped=?, "
+            "state='ok', indexed_at=? WHERE id=?",
+            (*fingerprint, counts["triples"], counts["entities"], counts["passages"], counts["skipped"],
+             time.time(), source.id))
+
+    def mark(self, source: SourceRecord, state: str) -> None:
+        self.db.execute("UPDATE sources SET state = ? WHERE id = ?", (state, source.id))
+
+    def forget(self, source: SourceRecord) -> None:
+        """Drop a source whose contribution has been removed from the store."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM sources WHERE id = ?", (source.id,))
+            db.execute("DELETE FROM passages WHERE source_id = ?", (source.id,))
+            db.execute("DELETE FROM journal WHERE source_id = ?", (source.id,))
+        self._state_path(source.id).unlink(missing_ok=True)
+
+    # -- state and journal -----------------------------------------------------------------
+
+    def _state_path(self, source_id: int) -> Path:
+        return self.state_dir / f"{source_id}.npz"
+
+    def load_state(self, source_id: int) -> SourceState:
+        path = self._state_path(source_id)
+        if not path.exists():
+            return SourceState()
+        with np.load(path, allow_pickle=False) as data:
+            return SourceState(**{k: _loaded(data[k]) for k in data.files})
+
+    def save_state(self, source_id: int, state: SourceState) -> None:
+        """Write the state file atomically (temporary file, fsync, rename)."""
+        path = self._state_path(source_id)
+        tmp = path.with_suffix(".tmp.npz")
+        with tmp.open("wb") as fh:
+            np.savez(fh, **{k: _storable(v) for k, v in vars(state).items()})
+            fh.flush()
+            os.fsync(fh.fileno())
+        tmp.replace(path)
+
+    def others(self, source_id: int) -> SourceState:
+        """The union of every other source's keys and nodes (to share triples and nodes)."""
+        union = SourceState()
+        for rec in self.sources():
+            if rec.id != source_id:
+                st = self.load_state(rec.id)
+                union.keys = np.union1d(union.keys, st.keys)
+                union.nodes = _union_str(union.nodes, st.nodes)
+                union.pkeys = np.union1d(union.pkeys, st.pkeys)
+        return union
+
+    def next_seq(self) -> int:
+        row = self.db.execute("SELECT v FROM meta WHERE k = 'seq'").fetchone()
+        seq = int(row[0]) + 1 if row else 1
+        self.db.execute("INSERT OR REPLACE INTO meta(k, v) VALUES ('seq', ?)", (str(seq),))
+        return seq
+
+    def journal(self, seq: int, source_id: int, delta: Delta, passages: list[tuple[int, Passage]]) -> None:
+        """Record a change before it goes to the store; passages are written with it."""
+        with self.transaction() as db:
+            db.execute("INSERT INTO journal(seq, source_id, delta) VALUES (?, ?, ?)",
+                       (seq, source_id, delta.to_bytes()))
+            db.executemany("DELETE FROM passages WHERE key = ?", [(int(k),) for k in delta.del_pkeys])
+            db.executemany(
+                "INSERT OR REPLACE INTO passages(key, id, source_id, title, text, entities, line, offset) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(key, p.id, source_id, p.title, p.text, json.dumps(p.entities),
+                  p.provenance.line if p.provenance else None, p.provenance.offset if p.provenance else None)
+                 for key, p in passages])
+
+    def recover(self, applied_seq: int) -> list[int]:
+        """Fold journalled deltas the store applied into source states; drop the others.
+
+        Returns the ids of sources that were interrupted (their state is now 'partial').
+        """
+        rows = self.db.execute("SELECT seq, source_id, delta FROM journal ORDER BY seq").fetchall()
+        touched: dict[int, SourceState] = {}
+        for seq, source_id, blob in rows:
+            delta = Delta.from_bytes(blob)
+            state = touched.setdefault(source_id, self.load_state(source_id))
+            if seq <= applied_seq:
+                state.apply(delta)
+            else:  # never reached the store: its passage rows were written, so take them back
+                self._undo_passages(source_id, delta)
+                state.pkeys = np.setdiff1d(state.pkeys, delta.del_pkeys)
+        for source_id, state in touched.items():
+            self.save_state(source_id, state)
+        interrupted = sorted({r[1] for r in rows})
+        with self.transaction() as db:
+            db.execute("DELETE FROM journal")
+            db.executemany("UPDATE sources SET state = 'partial', hash = NULL WHERE id = ?",
+                           [(i,) for i in interrupted])
+        return interrupted
+
+    def _undo_passages(self, source_id: int, delta: Delta) -> None:
+        self.db.executemany("DELETE FROM passages WHERE key = ? AND source_id = ?",
+                            [(int(k), source_id) for k in delta.add_pkeys])
+
+    def clear_journal(self, source_id: int) -> None:
+        self.db.execute("DELETE FROM journal WHERE source_id = ?", (source_id,))
+
+    def passages(self, keys: list[int] | None = None) -> list[Passage]:
+        """Stored passages (all, or those with the given keys)."""
+        query = "SELECT p.id, p.text, p.title, p.entities, s.name, p.line, p.offset FROM passages p " \
+                "JOIN sources s ON s.id = p.source_id"
+        rows = (self.db.execute(query + " ORDER BY p.key").fetchall() if keys is None else
+                [r for k in keys for r in self.db.execute(query + " WHERE p.key = ?", (k,))])
+        return [Passage(i, text, title, tuple(json.loads(ents or "[]")), Provenance(src, line, off))
+                for i, text, title, ents, src, line, off in rows]
+
+
+def _record(row: tuple[object, ...]) -> SourceRecord:
+    (id_, name, path, fmt, options, hash_, size, mtime, triples, entities, passages, skipped, state,
+     indexed_at) = row
+    return SourceRecord(int(id_), str(name), str(path), str(fmt), json.loads(str(options)),  # type: ignore[arg-type]
+                        hash_, size, mtime, triples, entities, passages, skipped, str(state), indexed_at)  # type: ignore[arg-type]

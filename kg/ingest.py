@@ -1,0 +1,302 @@
+"""Indexing: stream a source through its reader, diff it against the catalog, write the change.
+
+A source indexed for the first time is added; a changed one has only its added and removed
+triples (and entity records, passages) applied; an unchanged one (same size and mtime, or
+same content hash, and same reader settings) costs a ``stat``. Each batch's change goes to the
+journal before the store, so an interrupted run leaves the store consistent and the next run
+completes it (see ``kg.catalog``). A malformed record stops the run and takes back what the
+run added, so a bad file leaves the knowledge base as it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from kg.base import Batch, Entity, EntityKind, Passage, triple_keys
+from kg.catalog import Catalog, Delta, SourceRecord, SourceState
+from kg.errors import KGQAError
+from kg.readers import ReaderOptions, guess_format, open_reader
+from kg.readers.base import check_file
+from kg.stores.base import Change, GraphStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class IndexReport:
+    """What indexing or removing one source did."""
+
+    source: str
+    path: str
+    format: str
+    status: str  # new | changed | unchanged | resumed | removed
+    added: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    triples: int = 0
+    entities: int = 0
+    passages: int = 0
+    skipped: int = 0
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass
+class _Run:
+    """The diff of one indexing run, built batch by batch."""
+
+    old: SourceState
+    others: SourceState
+    state: SourceState
+    seen_keys: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    seen_nodes: set[str] = field(default_factory=set)
+    seen_pkeys: set[int] = field(default_factory=set)
+    graph_keys: list[np.ndarray] = field(default_factory=list)
+    graph_nodes: list[str] = field(default_factory=list)
+    added: int = 0
+    skipped: int = 0
+
+
+class Indexer:
+    """Keeps a graph store and its catalog in step with the sources registered in it."""
+
+    def __init__(self, store: GraphStore, catalog: Catalog, progress: bool = True) -> None:
+        self.store = store
+        self.catalog = catalog
+        self.progress = progress
+
+    def recover(self) -> list[int]:
+        """Reconcile the catalog with the store after an interrupted run."""
+        interrupted = self.catalog.recover(self.store.applied_seq())
+        if interrupted:
+            log.warning("recovered %d interrupted source(s); re-index them to complete", len(interrupted))
+        return interrupted
+
+    def index(self, path: Path, fmt: str | None = None, options: ReaderOptions = ReaderOptions()) -> IndexReport:
+        """Bring the store in step with the source at ``path``.
+
+        Raises:
+            SourceFormatError: the file is missing, empty, binary, badly encoded or malformed.
+            UnknownFormat: ``fmt`` is unknown or the format cannot be guessed.
+        """
+        start = time.perf_counter()
+        path = Path(path).resolve()
+        if not path.is_dir():
+            check_file(path)
+        fmt = fmt or guess_format(path)
+        reader = open_reader(fmt)
+        settings = {"format": fmt, **options.settings()}
+        found = self.catalog.find(path)
+        size, mtime = _stat(path)
+        if found and found.state == "ok" and found.options == settings and found.format == fmt:
+            if (found.size, found.mtime_ns) == (size, mtime) or found.hash == content_hash(path):
+                self.catalog.finish(found, (found.hash or "", size, mtime), _counts(found))
+                return _report(found, "unchanged", start, unchanged=found.triples)
+        status = "new" if found is None else ("resumed" if found.state != "ok" else "changed")
+        record = self.catalog.register(path, fmt, settings)
+        digest = content_hash(path)
+        old = self.catalog.load_state(record.id)
+        run = _Run(old, self.catalog.others(record.id), SourceState(**vars(old)))
+        self.catalog.mark(record, "indexing")
+        try:
+            for batch in self._batches(reader.read(path, record.name, options), path):
+                self._step(record, run, batch)
+        except (KGQAError, ValueError) as exc:
+            self._rollback(record, run, found is None)
+            raise exc
+        removed = self._remove_missing(record, run)
+        self.catalog.save_state(record.id, run.state)
+        counts = {"triples": len(run.state.keys), "entities": len(run.state.nodes),
+                  "passages": len(run.state.pkeys), "skipped": run.skipped}
+        with self.catalog.transaction():
+            self.catalog.finish(record, (digest, size, mtime), counts)
+            self.catalog.clear_journal(record.id)
+        return IndexReport(record.name, str(path), fmt, status, run.added, removed,
+                           len(run.seen_keys) - run.added, counts["triples"], counts["entities"],
+                           counts["passages"], run.skipped, round(time.perf_counter() - start, 3))
+
+    def remove(self, path: Path) -> IndexReport:
+        """Remove exactly what the source at ``path`` contributed (shared triples stay)."""
+        start = time.perf_counter()
+        record = self.catalog.get(Path(path).resolve())
+        state = self.catalog.load_state(record.id)
+        others = self.catalog.others(record.id)
+        delta = Delta(del_keys=state.keys, del_nodes=state.nodes, del_pkeys=state.pkeys)
+        change = Change(seq=0, remove_keys=np.setdiff1d(state.keys, others.keys),
+                        remove_nodes=np.setdiff1d(state.nodes, others.nodes).tolist())
+        self._send(record, delta, change, [])
+        self.catalog.forget(record)
+        return _report(record, "removed", start, removed=len(state.keys))
+
+    # -- one batch -------------------------------------------------------------------------
+
+    def _step(self, record: SourceRecord, run: _Run, batch: Batch) -> None:
+        run.skipped += batch.skipped
+        delta, change = Delta(), Change(seq=0, source=record.name)
+        self._diff_triples(run, batch, delta, change)
+        self._diff_records(run, batch.entities, delta, change)
+        passages = self._diff_passages(run, batch.passages, delta)
+        if change.is_empty() and not passages and not len(delta.add_keys) and not len(delta.add_nodes):
+            return
+        self._send(record, delta, change, passages)
+        run.state.apply(delta)
+
+    def _diff_triples(self, run: _Run, batch: Batch, delta: Delta, change: Change) -> None:
+        if not batch.size:
+            return
+        keys = triple_keys(batch.subjects, batch.predicates, batch.objects)
+        uniq, first = np.unique(keys, return_index=True)
+        fresh = ~np.isin(uniq, run.seen_keys, assume_unique=True)
+        rows = np.sort(first[fresh])
+        run.seen_keys = np.union1d(run.seen_keys, uniq[fresh])
+        new_keys = keys[rows]
+        contrib = ~np.isin(new_keys, run.old.keys)
+        delta.add_keys = np.sort(new_keys[contrib])
+        to_graph = rows[contrib & ~np.isin(new_keys, run.others.keys)]
+        run.added += int(contrib.sum())
+        change.subjects = [batch.subjects[i] for i in to_graph]
+        change.predicates = [batch.predicates[i] for i in to_graph]
+        change.objects = [batch.objects[i] for i in to_graph]
+        change.lines = [batch.lines[i] for i in to_graph]
+        change.qualifiers = [batch.qualifiers[i] for i in to_graph]
+        change.keys = keys[to_graph]
+        run.graph_keys.append(change.keys)
+        endpoints = set(batch.subjects[i] for i in rows) | set(batch.objects[i] for i in rows)
+        self._note_nodes(run, endpoints, delta)
+
+    def _note_nodes(self, run: _Run, nodes: Iterable[str], delta: Delta) -> None:
+        fresh = [n for n in nodes if n not in run.seen_nodes]
+        run.seen_nodes.update(fresh)
+        if not fresh:
+            return
+        arr = np.array(fresh, dtype=object)
+        new = arr[~np.isin(arr, run.old.nodes)]
+        delta.add_nodes = np.unique(np.concatenate([delta.add_nodes, new]).astype(object))
+        run.graph_nodes.extend(new[~np.isin(new, run.others.nodes)].tolist())
+
+    def _diff_records(self, run: _Run, entities: list[Entity], delta: Delta, change: Change) -> None:
+        if not entities:
+            return
+        latest = {e.id: e for e in entities}
+        old = dict(zip(run.state.rec_ids.tolist(), run.state.rec_hash.tolist()))
+        hashes = record_hashes(list(latest.values())).tolist()
+        changed = [(e, h) for e, h in zip(latest.values(), hashes) if old.get(e.id) != h]
+        change.records = [e for e, _ in changed]
+        delta.rec_ids = np.array([e.id for e, _ in changed], dtype=object)
+        delta.rec_hash = np.array([h for _, h in changed], dtype=np.int64)
+        self._note_nodes(run, latest, delta)
+
+    def _diff_passages(self, run: _Run, passages: list[Passage], delta: Delta) -> list[tuple[int, Passage]]:
+        fresh = []
+        for p in passages:
+            key = passage_key(p)
+            if key not in run.seen_pkeys:
+                run.seen_pkeys.add(key)
+                if not np.isin(key, run.old.pkeys):
+                    fresh.append((key, p))
+        delta.add_pkeys = np.array(sorted(k for k, _ in fresh), dtype=np.int64)
+        return fresh
+
+    # -- removal, rollback, sending --------------------------------------------------------
+
+    def _remove_missing(self, record: SourceRecord, run: _Run) -> int:
+        gone_keys = np.setdiff1d(run.old.keys, run.seen_keys)
+        gone_nodes = np.setdiff1d(run.old.nodes, np.array(sorted(run.seen_nodes), dtype=object))
+        gone_pkeys = np.setdiff1d(run.old.pkeys, np.array(sorted(run.seen_pkeys), dtype=np.int64))
+        if not (len(gone_keys) or len(gone_nodes) or len(gone_pkeys)):
+            return 0
+        delta = Delta(del_keys=gone_keys, del_nodes=gone_nodes, del_pkeys=gone_pkeys)
+        change = Change(seq=0, remove_keys=np.setdiff1d(gone_keys, run.others.keys),
+                        remove_nodes=np.setdiff1d(gone_nodes, run.others.nodes).tolist())
+        self._send(record, delta, change, [])
+        run.state.apply(delta)
+        return len(gone_keys)
+
+    def _rollback(self, record: SourceRecord, run: _Run, was_new: bool) -> None:
+        """Take back what this run added to the store after a reader error."""
+        keys = np.concatenate(run.graph_keys) if run.graph_keys else np.empty(0, dtype=np.int64)
+        added = Delta(del_keys=np.setdiff1d(run.state.keys, run.old.keys),
+                      del_nodes=np.setdiff1d(run.state.nodes, run.old.nodes),
+                      del_pkeys=np.setdiff1d(run.state.pkeys, run.old.pkeys))
+        change = Change(seq=0, remove_keys=keys, remove_nodes=sorted(set(run.graph_nodes)))
+        self._send(record, added, change, [])
+        if was_new:
+            self.catalog.forget(record)
+        else:
+            self.catalog.save_state(record.id, run.old)
+            self.catalog.mark(record, "ok")
+            self.catalog.clear_journal(record.id)
+
+    def _send(self, record: SourceRecord, delta: Delta, change: Change,
+              passages: list[tuple[int, Passage]]) -> None:
+        change.seq = self.catalog.next_seq()
+        self.catalog.journal(change.seq, record.id, delta, passages)
+        self.store.apply(change)
+
+    def _batches(self, batches: Iterable[Batch], path: Path) -> Iterable[Batch]:
+        bar = tqdm(desc=f"indexing {path.name}", unit=" triples", disable=not self.progress, leave=False)
+        for batch in batches:
+            bar.update(batch.size)
+            yield batch
+        bar.close()
+
+
+def record_hashes(entities: list[Entity]) -> np.ndarray:
+    """Fingerprints of what entity records say (provenance aside), as signed 64-bit ints."""
+    texts = np.array([_record_text(e) for e in entities], dtype=object)
+    return pd.util.hash_array(texts).view(np.int64)
+
+
+def _record_text(e: Entity) -> str:
+    if e.kind is EntityKind.ENTITY and not (e.aliases or e.description or e.labels):
+        return f"{e.id}\x1f{e.label}"
+    return "\x1f".join([e.id, repr(e.label), e.kind.value, repr(e.description), repr(e.aliases),
+                         repr(e.labels), repr(e.literal)])
+
+
+def passage_key(passage: Passage) -> int:
+    text = json.dumps([passage.id, passage.title, passage.text, list(passage.entities)])
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little", signed=True)
+
+
+def content_hash(path: Path) -> str:
+    """blake2b of the file's bytes, or of every file under a folder (names included)."""
+    h = hashlib.blake2b(digest_size=16)
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for file in files:
+        h.update(str(file.relative_to(path) if path.is_dir() else "").encode())
+        with file.open("rb") as fh:
+            while chunk := fh.read(1 << 20):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+def _stat(path: Path) -> tuple[int, int]:
+    if not path.is_dir():
+        st = path.stat()
+        return st.st_size, st.st_mtime_ns
+    stats = [p.stat() for p in path.rglob("*") if p.is_file()]
+    return sum(s.st_size for s in stats), max((s.st_mtime_ns for s in stats), default=0)
+
+
+def _counts(record: SourceRecord) -> dict[str, int]:
+    return {"triples": record.triples, "entities": record.entities, "passages": record.passages,
+            "skipped": record.skipped}
+
+
+def _report(record: SourceRecord, status: str, start: float, **counts: int) -> IndexReport:
+    return IndexReport(record.name, record.path, record.format, status, triples=record.triples,
+                       entities=record.entities, passages=record.passages, skipped=record.skipped,
+                       seconds=round(time.perf_counter() - start, 3), **counts)

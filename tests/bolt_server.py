@@ -34,9 +34,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 __all__ = ["BoltServer", "BoltServerError", "start_arcadedb_bolt"]
 
@@ -169,13 +169,15 @@ def _wait_ready(
                 connection_acquisition_timeout=4.0,
                 max_transaction_retry_time=0.0,
             ) as driver:
-                records, _, _ = driver.execute_query(
-                    "RETURN 1 AS one", database_=server.database
-                )
+                records, _, _ = driver.execute_query("RETURN 1 AS one", database_=server.database)
             if records and records[0]["one"] == 1:
                 return
             last_error = BoltServerError(f"unexpected answer to RETURN 1: {records!r}")
-        except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError, OSError) as exc:
+        except (
+            neo4j.exceptions.Neo4jError,
+            neo4j.exceptions.DriverError,
+            OSError,
+        ) as exc:
             last_error = exc
         if time.monotonic() > deadline:
             raise BoltServerError(
@@ -193,10 +195,7 @@ def _port_conflict(log_path: Path, offset: int) -> bool:
             text = log.read().decode("utf-8", errors="replace").lower()
     except OSError:
         return False
-    return any(
-        marker in text
-        for marker in ("unable to listen", "address already in use", "bindexception")
-    )
+    return any(marker in text for marker in ("unable to listen", "address already in use", "bindexception"))
 
 
 @contextlib.contextmanager

@@ -11,6 +11,7 @@ import bz2
 import gzip
 import io
 import lzma
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,8 @@ from kg.errors import SourceFormatError
 
 COMPRESSED = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 _SNIFF = 8192
+# what a truncated or corrupt compressed file raises while it is read
+CORRUPT = (OSError, EOFError, lzma.LZMAError, zlib.error)
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,7 @@ def open_binary(path: Path) -> IO[bytes]:
     fh = io.BufferedReader(opener(path, "rb"), buffer_size=1 << 20)
     try:
         fh.peek(1)
-    except (OSError, EOFError, lzma.LZMAError) as exc:
+    except CORRUPT as exc:
         fh.close()
         raise SourceFormatError(path, f"not a valid {path.suffix} file ({exc})") from exc
     return fh
@@ -102,7 +105,7 @@ def sniff(path: Path) -> bytes:
     with open_binary(path) as fh:
         try:
             head = fh.read(_SNIFF)
-        except (OSError, EOFError, lzma.LZMAError) as exc:
+        except CORRUPT as exc:
             raise SourceFormatError(path, f"not a valid {path.suffix} file ({exc})") from exc
     if not head.strip():
         raise SourceFormatError(path, "file is empty")
@@ -122,7 +125,7 @@ def numbered_lines(path: Path) -> Iterator[tuple[int, str]]:
                     yield number, raw.decode("utf-8").rstrip("\r\n")
                 except UnicodeDecodeError as exc:
                     raise SourceFormatError(path, f"not valid UTF-8 ({exc.reason})", number) from exc
-        except (OSError, EOFError, lzma.LZMAError) as exc:
+        except CORRUPT as exc:
             raise SourceFormatError(path, f"truncated or corrupt ({exc})", number + 1) from exc
 
 

@@ -40,6 +40,8 @@ class DelimitedReader:
         batch, seen = Batch(), set[str]()
         subjects, predicates, objects, lines = batch.subjects, batch.predicates, batch.objects, batch.lines
         for number, fields in _split_lines(path, sep):
+            if number == 1 and fields and fields[0].strip().lower() in _HEADS:
+                continue
             if len(fields) == 3:
                 s, p, o = fields[0].strip(), fields[1].strip(), fields[2].strip()
                 if s and p and o:
@@ -58,7 +60,7 @@ class DelimitedReader:
                         subjects, predicates, objects, lines = (batch.subjects, batch.predicates,
                                                                 batch.objects, batch.lines)
                     continue
-            if not fields or (number == 1 and fields[0].strip().lower() in _HEADS):
+            if not fields:
                 continue
             policy.handle(SourceFormatError(
                 path, f"expected 3 non-empty fields separated by {_name(sep)}, got {len(fields)}", number))

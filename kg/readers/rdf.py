@@ -117,8 +117,10 @@ _T = TypeVar("_T")
 
 def compact_iri(iri: str) -> str:
     """The compact id of an IRI: ``Q42``, ``P31`` for Wikidata, ``prefix:local`` or the IRI."""
-    if iri.startswith(WD_ENTITY) and _WIKIDATA_ID.fullmatch(iri, len(WD_ENTITY)):
-        return iri[len(WD_ENTITY):]
+    if iri.startswith(WD_ENTITY):
+        local = iri[len(WD_ENTITY):]
+        if (local[:1].isupper() and local[1:].isdecimal()) or _WIKIDATA_ID.fullmatch(local):
+            return local
     if iri.startswith(WD_DIRECT):
         return iri[len(WD_DIRECT):]
     cut = max(iri.rfind("/"), iri.rfind("#")) + 1
@@ -166,7 +168,7 @@ def _pick(available: dict[str, _T], languages: tuple[str, ...]) -> list[str]:
     if not available:
         return []
     wanted = (*languages, MUL)
-    if all(code in wanted for code in available):
+    if available.keys() <= set(wanted):
         return [code for code in dict.fromkeys(wanted) if code in available]
     return pick_languages(available, languages)
 
@@ -368,19 +370,21 @@ def _nt_statements(fh: IO[bytes], path: Path, policy: ErrorPolicy) -> Iterator[t
             raise SourceFormatError(path, f"truncated or corrupt ({exc})", first) from exc
         if not lines:
             return
-        numbers = [first + i for i, raw in enumerate(lines) if raw.strip() and not raw.lstrip().startswith(b"#")]
+        numbers = [first + i for i, raw in enumerate(lines)
+                   if raw.strip() and not raw.lstrip().startswith(b"#")]
         try:
             quads = list(ox.parse(b"".join(lines), ox.RdfFormat.N_TRIPLES))
         except SyntaxError:
             quads = []
         if quads and len(quads) == len(numbers):
-            yield from zip(numbers, quads)
+            yield from zip(numbers, quads, strict=True)
         elif numbers:
             yield from _nt_lines(lines, first, path, policy)
         first += len(lines)
 
 
-def _nt_lines(lines: list[bytes], first: int, path: Path, policy: ErrorPolicy) -> Iterator[tuple[int, ox.Quad]]:
+def _nt_lines(lines: list[bytes], first: int, path: Path,
+              policy: ErrorPolicy) -> Iterator[tuple[int, ox.Quad]]:
     for number, raw in enumerate(lines, first):
         try:
             quads = list(ox.parse(raw, ox.RdfFormat.N_TRIPLES))

@@ -1,44 +1,37 @@
 """RDF reader: N-Triples, Turtle, RDF/XML and JSON-LD, with Wikidata's RDF conventions.
 
 Parsing uses pyoxigraph's streaming parser directly (``pyoxigraph.parse``, the Rust parser that
-oxrdflib plugs into rdflib): statements come out lazily, memory stays flat, and no rdflib
-``Graph`` is built. rdflib is not used here: pyoxigraph 0.5 parses all four syntaxes, JSON-LD
-included, and unlike rdflib it never fetches a remote ``@context`` (such a document fails with
-a ``SourceFormatError`` asking for an inline context).
+oxrdflib plugs into rdflib): statements come out lazily and memory stays flat. No rdflib
+``Graph`` is built and rdflib is not needed: pyoxigraph 0.5 parses all four syntaxes, JSON-LD
+included, and never fetches a remote ``@context`` (the error asks for an inline context).
 
-Terms become compact ids: ``wd:Q42`` -> ``Q42``, ``wdt:P31`` -> ``P31``, IRIs in well-known
-namespaces -> ``rdfs:label``, ``dbr:Berlin`` ...; other IRIs stay whole; blank nodes ->
-``_:<source tag>.<n>``, numbered by first appearance so that re-reading a file gives the same ids
-(pyoxigraph names anonymous nodes randomly). Relative IRIs resolve against the file's URI.
+Terms become compact ids: ``wd:Q42`` -> ``Q42``, ``wdt:P31`` -> ``P31``, well-known namespaces ->
+``rdfs:label``, ``dbr:Berlin`` ...; other IRIs stay whole; blank nodes -> ``_:<source tag>.<n>``,
+numbered by first appearance so that re-reading a file gives the same ids (pyoxigraph names
+anonymous nodes randomly). Relative IRIs resolve against the file's URI.
 
 Names are not triples: ``rdfs:label``, ``skos:prefLabel`` and ``schema:name`` give labels,
 ``skos:altLabel`` aliases, ``schema:description`` the description, filtered by
-``ReaderOptions.languages`` with the rules of ``kg.readers.wikidata_props.pick_languages``
-(untagged text is the main label when the first language has none). Names are gathered per
-subject for the whole file (they are far smaller than the triples) and yielded as entities after
-the triples, which stream in batches of ``batch_size``.
+``ReaderOptions.languages`` as ``kg.readers.wikidata_props.pick_languages`` does (untagged text
+is the main label when the first language has none). They are gathered per subject for the whole
+file (names are far smaller than triples) and yielded as entities after the streamed triples.
 
-Wikidata's reification machinery is skipped, because the truthy ``wdt:`` triples already carry
-each best-rank statement:
-
-* predicates under ``http://www.wikidata.org/prop/`` other than ``prop/direct/`` (``p:``, ``ps:``,
-  ``psv:``, ``pq:``, ``pr:``, ``wdtn:``, ...) and all ``wikibase:`` predicates (rank, counts,
-  the parts of time/quantity value nodes, property types);
-* triples about statement (``s:``), reference (``ref:``), value (``v:``), property-namespace and
-  ``wikibase:`` nodes, entity-data records (``data:``: ``schema:about``, licence, version) and
-  sitelink articles (``https://<site>.wikipedia.org/...`` and the sister projects);
-* ``rdf:type`` with a ``wikibase:`` class (``a wikibase:Item``) or a ``wdno:`` (no value) class;
-* ``schema:version``, ``schema:dateModified``, ``schema:softwareVersion`` and ``cc:license`` of
-  a Wikidata entity (revision bookkeeping that query-service dumps move onto the entity).
-
+Wikidata's reification machinery is skipped, as the truthy ``wdt:`` triples already carry each
+best-rank statement: predicates under ``prop/`` other than ``prop/direct/`` (``p:``, ``ps:``,
+``psv:``, ``pq:``, ``pr:``, ``wdtn:``, ...) and all ``wikibase:`` predicates (rank, counts, value
+node parts); triples about statement (``s:``), reference (``ref:``), value (``v:``), ``prop/`` and
+``wikibase:`` nodes, entity-data records (``data:``, with ``schema:about``) and sitelink articles
+(``https://<site>.wikipedia.org/...`` and sister projects); ``rdf:type`` with a ``wikibase:``
+(``a wikibase:Item``) or ``wdno:`` (no value) class; and an entity's ``schema:version``,
+``schema:dateModified``, ``schema:softwareVersion``, ``cc:license`` (revision bookkeeping).
 Ordinary ``rdf:type`` and all other predicates of non-Wikidata RDF are kept. Left out on purpose:
-qualifiers (``pq:`` hangs off statement nodes that follow the ``wdt:`` triple, so attaching them
+qualifiers (``pq:`` hangs off statement nodes that follow the ``wdt:`` triple; attaching them
 would mean holding triples back) and the globe of non-Earth coordinates.
 
-Provenance lines are exact for N-Triples. pyoxigraph reports no position for parsed statements,
-so for the other syntaxes triples carry line 0 (unknown); syntax errors do carry their line.
-``skip_errors`` works for N-Triples only (one statement per line: a bad line is dropped and
-counted); the other syntaxes cannot resynchronise reliably and raise on the first error.
+Provenance lines are exact for N-Triples. pyoxigraph gives no position for parsed statements, so
+in the other syntaxes triples carry line 0 (unknown); their syntax errors do carry a line where
+the parser reports one (not RDF/XML). ``skip_errors`` drops and counts bad N-Triples lines; the
+other syntaxes cannot resynchronise reliably and raise on the first error.
 """
 
 from __future__ import annotations
@@ -60,18 +53,12 @@ from kg.readers.wikidata_props import MUL, pick_languages
 SYNTAXES = {"nt": ox.RdfFormat.N_TRIPLES, "ttl": ox.RdfFormat.TURTLE,
             "rdfxml": ox.RdfFormat.RDF_XML, "jsonld": ox.RdfFormat.JSON_LD}
 
-RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
-RDFS = "http://www.w3.org/2000/01/rdf-schema#"
-XSD = "http://www.w3.org/2001/XMLSchema#"
-SKOS = "http://www.w3.org/2004/02/skos/core#"
-GEO = "http://www.opengis.net/ont/geosparql#"
-WIKIBASE = "http://wikiba.se/ontology#"
+RDF, RDFS = "http://www.w3.org/1999/02/22-rdf-syntax-ns#", "http://www.w3.org/2000/01/rdf-schema#"
+XSD, SKOS = "http://www.w3.org/2001/XMLSchema#", "http://www.w3.org/2004/02/skos/core#"
+GEO, WIKIBASE = "http://www.opengis.net/ont/geosparql#", "http://wikiba.se/ontology#"
 WD = "http://www.wikidata.org/"
-WD_ENTITY = WD + "entity/"
-WD_DIRECT = WD + "prop/direct/"
-WD_PROP = WD + "prop/"
-WD_NOVALUE = WD + "prop/novalue/"
-RDF_TYPE = RDF + "type"
+WD_ENTITY, WD_PROP, WD_DIRECT, WD_NOVALUE = (WD + "entity/", WD + "prop/", WD + "prop/direct/",
+                                             WD + "prop/novalue/")
 
 PREFIXES = {
     RDF: "rdf", RDFS: "rdfs", XSD: "xsd", SKOS: "skos", GEO: "geo", WIKIBASE: "wikibase",
@@ -153,7 +140,7 @@ def to_literal(term: ox.Literal) -> Literal:
 def _classify(predicate: str) -> int:
     if predicate in _NAME_PREDICATES:
         return _NAME_PREDICATES[predicate]
-    if predicate == RDF_TYPE:
+    if predicate == RDF + "type":
         return _TYPE
     if predicate in _METADATA_PREDICATES:
         return _METADATA
@@ -164,13 +151,10 @@ def _classify(predicate: str) -> int:
 
 
 def _pick(available: dict[str, _T], languages: tuple[str, ...]) -> list[str]:
-    """``pick_languages``, with a shortcut for the usual case of exact codes only."""
-    if not available:
-        return []
-    wanted = (*languages, MUL)
-    if available.keys() <= set(wanted):
-        return [code for code in dict.fromkeys(wanted) if code in available]
-    return pick_languages(available, languages)
+    """``pick_languages``: without regional codes (``zh-hans``) it keeps exact matches in order."""
+    if "-" in "".join(available):
+        return pick_languages(available, languages)
+    return [code for code in dict.fromkeys((*languages, MUL)) if code in available]
 
 
 def _variant_of(code: str, wanted: str) -> bool:
@@ -307,7 +291,6 @@ class RdfReader:
         if syntax not in SYNTAXES:
             raise ValueError(f"unknown RDF syntax {syntax!r}; expected one of {', '.join(SYNTAXES)}")
         self.format = syntax
-        self.syntax = syntax
 
     def read(self, path: Path, source: str, options: ReaderOptions) -> Iterator[Batch]:
         """Yield the file's triples in batches of ``options.batch_size``, then its named entities.
@@ -325,7 +308,9 @@ class RdfReader:
         policy = ErrorPolicy(options.skip_errors)
         batch = Batch()
         with open_binary(path) as fh:
-            for line, quad in self._statements(fh, path, policy):
+            statements = (_nt_statements(fh, path, policy) if self.format == "nt" else
+                          _document_statements(fh, path, SYNTAXES[self.format], policy.skip))
+            for line, quad in statements:
                 state.take(quad, line, batch)
                 if batch.size >= options.batch_size:
                     batch.skipped = policy.take()
@@ -335,11 +320,6 @@ class RdfReader:
         if len(batch) or batch.skipped:
             yield batch
         yield from _entity_batches(_with_property_labels(state, options), options.batch_size)
-
-    def _statements(self, fh: IO[bytes], path: Path, policy: ErrorPolicy) -> Iterator[tuple[int, ox.Quad]]:
-        if self.syntax == "nt":
-            return _nt_statements(fh, path, policy)
-        return _document_statements(fh, path, SYNTAXES[self.syntax], policy.skip)
 
 
 def _document_statements(fh: IO[bytes], path: Path, syntax: ox.RdfFormat,

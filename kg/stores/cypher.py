@@ -1,4 +1,4 @@
-"""Cypher text shared by the Cypher-speaking backends (LadybugDB and Neo4j).
+"""Cypher shared by the Cypher-speaking backends (LadybugDB and Neo4j): query text and reads.
 
 Only the *shape* of a query (hop count, directions) is spelled into the text; every value
 (ids, predicates, keys) is a parameter. Nothing here runs a query.
@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from kg.base import Entity, EntityKind, Literal, Provenance, ValueType
-from kg.stores.base import Edge, GraphPath, RelationPath
+from kg.stores.base import Direction, Edge, GraphPath, PathCount, RelationPath, Step, StoreStats
 
 NODE = "Entity"
 REL = "REL"
+META = "KGQAMeta"
 
 
 def hop(i: int, forward: bool) -> str:
@@ -29,9 +30,13 @@ def chain(directions: tuple[bool, ...]) -> str:
 
 
 def distinct_edges(hops: int) -> str:
-    """A predicate that no edge is used twice in a path (Neo4j's relationship isomorphism)."""
-    pairs = [f"r{i}.key <> r{j}.key" for i, j in itertools.combinations(range(1, hops + 1), 2)]
-    return " AND ".join(pairs) if pairs else "true"
+    """A predicate that no edge is used twice in a path (Neo4j's relationship isomorphism).
+
+    Written as ``NOT (a = b OR ...)``: LadybugDB 0.22 mis-plans the equivalent conjunction of
+    ``<>`` tests on three hops and returns paths that reuse an edge.
+    """
+    pairs = [f"r{i}.key = r{j}.key" for i, j in itertools.combinations(range(1, hops + 1), 2)]
+    return f"NOT ({' OR '.join(pairs)})" if pairs else "true"
 
 
 def follow_query(path: RelationPath) -> str:
@@ -104,3 +109,74 @@ def paths_from_rows(rows: list[list[Any]], path: RelationPath) -> list[GraphPath
             edges.append(edge(s, step.predicate, o, key, src, line, q))
         out.append(GraphPath(nodes, tuple(edges), path))
     return out
+
+
+def _directions(direction: Direction) -> tuple[bool, ...]:
+    return {Direction.OUT: (True,), Direction.IN: (False,), Direction.BOTH: (True, False)}[direction]
+
+
+_COLS = ", ".join(f"e.{f}" for f in ENTITY_FIELDS)
+
+
+class CypherReads:
+    """The read half of ``GraphStore`` in Cypher that LadybugDB and Neo4j both accept.
+
+    A backend supplies ``_rows(query, params)`` returning rows as lists.
+    """
+
+    def _rows(self, query: str, params: dict[str, Any] | None = None) -> list[list[Any]]:
+        raise NotImplementedError  # supplied by each backend
+
+    def applied_seq(self) -> int:
+        rows = self._rows(f"MATCH (m:{META} {{k: 'seq'}}) RETURN m.v")
+        return int(rows[0][0]) if rows and rows[0][0] is not None else 0
+
+    def entities(self, ids: Sequence[str]) -> dict[str, Entity]:
+        rows = self._rows(f"UNWIND $ids AS i MATCH (e:{NODE} {{id: i}}) RETURN {_COLS}", {"ids": list(ids)})
+        found = (entity_from_row(dict(zip(ENTITY_FIELDS, r))) for r in rows)
+        return {e.id: e for e in found}
+
+    def find(self, name: str, limit: int = 10) -> list[Entity]:
+        rows = self._rows(f"MATCH (e:{NODE}) WHERE e.id = $name OR toLower(e.label) = toLower($name) "
+                          f"OR $name IN e.aliases RETURN {_COLS} LIMIT $limit", {"name": name, "limit": limit})
+        found = [entity_from_row(dict(zip(ENTITY_FIELDS, r))) for r in rows]
+        return sorted(found, key=lambda e: (e.id != name, e.label != name, e.id))
+
+    def neighbors(self, entity: str, predicate: str | None = None,
+                  direction: Direction = Direction.BOTH, limit: int = 100) -> list[Edge]:
+        edges: list[Edge] = []
+        params: dict[str, Any] = {"start": entity, "limit": limit}
+        if predicate is not None:
+            params["p"] = predicate
+        for forward in _directions(direction):
+            where = "WHERE r1.p = $p " if predicate is not None else ""
+            query = (f"MATCH {chain((forward,))} {where}"
+                     "RETURN n1.id, r1.p, r1.key, r1.src, r1.line, r1.q ORDER BY r1.p, n1.id LIMIT $limit")
+            for other, p, key, src, line, q in self._rows(query, params):
+                s, o = (entity, other) if forward else (other, entity)
+                edges.append(edge(s, p, o, key, src, line, q))
+        return edges[:limit]
+
+    def follow(self, start: str, path: RelationPath, limit: int = 1000) -> list[GraphPath]:
+        if not path:
+            return []
+        params: dict[str, Any] = {"start": start, "limit": limit}
+        params.update({f"p{i}": s.predicate for i, s in enumerate(path, 1)})
+        return paths_from_rows(self._rows(follow_query(path), params), path)
+
+    def relation_paths(self, start: str, max_hops: int = 3, limit: int = 10_000) -> list[PathCount]:
+        found: list[PathCount] = []
+        for directions in direction_patterns(max_hops):
+            n = len(directions)
+            for row in self._rows(path_count_query(directions), {"start": start}):
+                steps = tuple(Step(p, d) for p, d in zip(row[:n], directions))
+                found.append(PathCount(steps, int(row[n]), int(row[n + 1])))
+        found.sort(key=lambda c: (len(c.path), -c.paths, "/".join(map(str, c.path))))
+        return found[:limit]
+
+    def stats(self) -> StoreStats:
+        triples = self._rows(f"MATCH ()-[r:{REL}]->() RETURN count(r)")[0][0]
+        kinds = {k: v for k, v in self._rows(f"MATCH (e:{NODE}) RETURN e.kind, count(*)")}
+        relations = self._rows(f"MATCH ()-[r:{REL}]->() RETURN count(DISTINCT r.p)")[0][0]
+        return StoreStats(int(triples), int(kinds.get(EntityKind.ENTITY.value, 0)),
+                          int(kinds.get(EntityKind.LITERAL.value, 0)), int(relations))

@@ -2,7 +2,7 @@
 
 One ``Change`` is one LadybugDB transaction: new nodes and edges are bulk-loaded with
 ``COPY ... FROM`` a DataFrame, updates and deletes run as parameterized Cypher, and the
-change's sequence number is written to a ``Meta`` node in the same transaction, so after a
+change's sequence number is written to a ``KGQAMeta`` node in the same transaction, so after a
 crash the catalog can see whether the change landed. LadybugDB lets one process write a
 database file; a second writer gets ``StoreLocked`` naming the holder. This module does not
 decide *what* to write: the indexer diffs sources against the catalog.
@@ -11,18 +11,16 @@ decide *what* to write: the indexer diffs sources against the catalog.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
-from kg.base import Entity, EntityKind
+from kg.base import EntityKind
 from kg.errors import BackendUnavailable, StoreLocked
 from kg.stores import cypher
-from kg.stores.base import (Change, Direction, Edge, GraphPath, PathCount, RelationPath, Step,
-                            StoreStats)
+from kg.stores.base import Change, GraphPath, Step
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +29,7 @@ SCHEMA = (
     "aliases STRING[], labels STRING, literal STRING, src STRING, line INT64, PRIMARY KEY(id))",
     "CREATE REL TABLE IF NOT EXISTS REL(FROM Entity TO Entity, key INT64, p STRING, src STRING, "
     "line INT64, q STRING)",
-    "CREATE NODE TABLE IF NOT EXISTS Meta(k STRING, v INT64, PRIMARY KEY(k))",
+    "CREATE NODE TABLE IF NOT EXISTS KGQAMeta(k STRING, v INT64, PRIMARY KEY(k))",
 )
 GRAPH_FILE = "graph.lbug"
 NODE_SCHEMA = pa.schema([
@@ -41,7 +39,7 @@ NODE_SCHEMA = pa.schema([
 ])
 
 
-class EmbeddedStore:
+class EmbeddedStore(cypher.CypherReads):
     """A ``GraphStore`` in a LadybugDB database file inside a KB directory."""
 
     name = "embedded"
@@ -87,7 +85,7 @@ class EmbeddedStore:
             self._remove(change)
             self._upsert_nodes(change)
             self._add_edges(change)
-            self._run("MERGE (m:Meta {k: 'seq'}) SET m.v = $seq", {"seq": change.seq})
+            self._run(f"MERGE (m:{cypher.META} {{k: 'seq'}}) SET m.v = $seq", {"seq": change.seq})
         except BaseException:
             try:
                 self._run("ROLLBACK")
@@ -139,56 +137,7 @@ class EmbeddedStore:
         rows = self._rows("UNWIND $ids AS i MATCH (e:Entity {id: i}) RETURN e.id", {"ids": ids})
         return {r[0] for r in rows}
 
-    def applied_seq(self) -> int:
-        rows = self._rows("MATCH (m:Meta {k: 'seq'}) RETURN m.v")
-        return int(rows[0][0]) if rows else 0
-
-    # -- reading ---------------------------------------------------------------------------
-
-    def entities(self, ids: Sequence[str]) -> dict[str, Entity]:
-        cols = ", ".join(f"e.{f}" for f in cypher.ENTITY_FIELDS)
-        rows = self._rows(f"UNWIND $ids AS i MATCH (e:Entity {{id: i}}) RETURN {cols}", {"ids": list(ids)})
-        found = (cypher.entity_from_row(dict(zip(cypher.ENTITY_FIELDS, r))) for r in rows)
-        return {e.id: e for e in found}
-
-    def find(self, name: str, limit: int = 10) -> list[Entity]:
-        cols = ", ".join(f"e.{f}" for f in cypher.ENTITY_FIELDS)
-        rows = self._rows(f"MATCH (e:Entity) WHERE e.id = $name OR lower(e.label) = lower($name) "
-                          f"OR list_contains(e.aliases, $name) RETURN {cols} LIMIT $limit",
-                          {"name": name, "limit": limit})
-        found = [cypher.entity_from_row(dict(zip(cypher.ENTITY_FIELDS, r))) for r in rows]
-        return sorted(found, key=lambda e: (e.id != name, e.label != name, e.id))
-
-    def neighbors(self, entity: str, predicate: str | None = None,
-                  direction: Direction = Direction.BOTH, limit: int = 100) -> list[Edge]:
-        edges: list[Edge] = []
-        for forward in _directions(direction):
-            pattern = cypher.chain((forward,))
-            where = "WHERE r1.p = $p " if predicate is not None else ""
-            query = (f"MATCH {pattern} {where}"
-                     "RETURN n1.id, r1.p, r1.key, r1.src, r1.line, r1.q ORDER BY r1.p, n1.id LIMIT $limit")
-            for other, p, key, src, line, q in self._rows(query, _drop_none({"start": entity, "p": predicate,
-                                                                               "limit": limit})):
-                s, o = (entity, other) if forward else (other, entity)
-                edges.append(cypher.edge(s, p, o, key, src, line, q))
-        return edges[:limit]
-
-    def follow(self, start: str, path: RelationPath, limit: int = 1000) -> list[GraphPath]:
-        if not path:
-            return []
-        params: dict[str, Any] = {"start": start, "limit": limit}
-        params.update({f"p{i}": s.predicate for i, s in enumerate(path, 1)})
-        return cypher.paths_from_rows(self._rows(cypher.follow_query(path), params), path)
-
-    def relation_paths(self, start: str, max_hops: int = 3, limit: int = 10_000) -> list[PathCount]:
-        found: list[PathCount] = []
-        for directions in cypher.direction_patterns(max_hops):
-            for row in self._rows(cypher.path_count_query(directions), {"start": start}):
-                n = len(directions)
-                steps = tuple(Step(p, d) for p, d in zip(row[:n], directions))
-                found.append(PathCount(steps, int(row[n]), int(row[n + 1])))
-        found.sort(key=lambda c: (len(c.path), -c.paths, cypher_path_key(c.path)))
-        return found[:limit]
+    # -- reading (shared Cypher in cypher.CypherReads) -------------------------------------
 
     def shortest_paths(self, source: str, target: str, max_hops: int = 3) -> list[GraphPath]:
         query = (f"MATCH p = (a:Entity {{id: $a}})-[:REL* ALL SHORTEST 1..{int(max_hops)}]-"
@@ -205,13 +154,6 @@ class EmbeddedStore:
             paths.append(GraphPath(ids, tuple(edges), tuple(steps)))
         return paths
 
-    def stats(self) -> StoreStats:
-        triples = self._rows(f"MATCH ()-[r:{cypher.REL}]->() RETURN count(r)")[0][0]
-        kinds = dict(self._rows("MATCH (e:Entity) RETURN e.kind, count(*)"))
-        relations = self._rows(f"MATCH ()-[r:{cypher.REL}]->() RETURN count(DISTINCT r.p)")[0][0]
-        return StoreStats(int(triples), int(kinds.get(EntityKind.ENTITY.value, 0)),
-                          int(kinds.get(EntityKind.LITERAL.value, 0)), int(relations))
-
     def close(self) -> None:
         self._conn.close()
         self._db.close()
@@ -221,7 +163,7 @@ class EmbeddedStore:
     def _run(self, query: str, params: dict[str, Any] | None = None) -> Any:
         return self._conn.execute(query, params or {})
 
-    def _rows(self, query: str, params: dict[str, Any] | None = None) -> list[list[Any]]:
+    def _rows(self, query: str, params: dict[str, Any] | None = None) -> list[list[Any]]:  # noqa: D102
         result = self._run(query, params)
         rows = []
         while result.has_next():
@@ -229,25 +171,13 @@ class EmbeddedStore:
         return rows
 
 
-def cypher_path_key(path: RelationPath) -> str:
-    return "/".join(str(s) for s in path)
-
-
 def _bare(node_id: str) -> dict[str, object]:
     kind = EntityKind.LITERAL if node_id.startswith("lit:") else EntityKind.ENTITY
     return {f: None for f in cypher.ENTITY_FIELDS} | {"id": node_id, "kind": kind.value, "aliases": []}
 
 
-def _drop_none(params: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in params.items() if v is not None}
-
-
 def _iid(internal: dict[str, int]) -> tuple[int, int]:
     return internal["table"], internal["offset"]
-
-
-def _directions(direction: Direction) -> tuple[bool, ...]:
-    return {Direction.OUT: (True,), Direction.IN: (False,), Direction.BOTH: (True, False)}[direction]
 
 
 def _holder(message: str) -> str:

@@ -145,18 +145,20 @@ def cmd_neighbors(args: argparse.Namespace) -> int:
     with _open(args, read_only=True) as qa:
         entity = qa.entity(args.entity)
         edges = qa.neighbors(entity.id, args.predicate, Direction(args.direction), args.limit)
-        labels = qa.labels(sorted({e.subject for e in edges} | {e.object for e in edges} | {entity.id}))
+        labels = qa.labels(sorted({e.subject for e in edges} | {e.object for e in edges} | {entity.id}
+                                  | {e.predicate for e in edges}))
     if args.json:
         print(json.dumps({"entity": entity.id, "label": entity.label, "edges": [
             {"subject": e.subject, "predicate": e.predicate, "object": e.object,
-             "subject_label": labels[e.subject], "object_label": labels[e.object],
+             "subject_label": labels[e.subject], "predicate_label": labels[e.predicate],
+             "object_label": labels[e.object],
              "source": e.provenance.source, "line": e.provenance.line} for e in edges]}, indent=1,
             ensure_ascii=False))
         return 0
     print(f"{labels[entity.id]} ({entity.id}){' - ' + entity.description if entity.description else ''}")
     for e in edges:
         where = f"{e.provenance.source}:{e.provenance.line}" if e.provenance.line else e.provenance.source
-        print(f"  {labels[e.subject]} -{e.predicate}-> {labels[e.object]}    [{where}]")
+        print(f"  {labels[e.subject]} -{labels[e.predicate]}-> {labels[e.object]}    [{where}]")
     if not edges:
         print("  (no edges)")
     return 0

@@ -265,7 +265,7 @@ class _FileState:
                 self.add_name(sid, action, obj, line)
             elif action != _METADATA or not subject.value.startswith(WD_ENTITY):
                 self.relations.add(pid)
-                batch.add(Triple(sid, pid, to_literal(obj), Provenance(self.source, line)), line)
+                batch.add(Triple(sid, pid, to_literal(obj), Provenance(self.source, line or None)), line)
             return
         if action == _TYPE and obj.value.startswith((WIKIBASE, WD_NOVALUE)):
             return

@@ -53,7 +53,8 @@ def changed_copy(src: Path, dst: Path, fraction: float = 0.01, seed: int = 11) -
     drop = set(rng.sample(range(len(lines)), k))
     kept = [ln for i, ln in enumerate(lines) if i not in drop]
     kept += [f"bench new {i}|relation_new|bench target {i}" for i in range(k)]
-    dst.write_text("\n".join(kept) + "\n")
+    with opener(dst, "wt", encoding="utf-8") as fh:
+        fh.write("\n".join(kept) + "\n")
     return dst
 
 
@@ -93,7 +94,7 @@ def child(args: argparse.Namespace) -> None:
 
 
 def measure(backend: str, name: str, source: Path, work: Path, conn: dict[str, str]) -> dict[str, object]:
-    changed = changed_copy(source, work / f"{name}.changed.txt")
+    changed = changed_copy(source, work / f"{name}.changed{''.join(source.suffixes)}")
     kb_dir = Path(tempfile.mkdtemp(dir=work))
     cmd = [sys.executable, __file__, "--child", "--backend", backend, "--source", str(source),
            "--changed", str(changed), "--kb-dir", str(kb_dir), "--conn", json.dumps(conn)]

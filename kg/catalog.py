@@ -79,7 +79,7 @@ class SourceState:
     def apply(self, delta: Delta) -> None:
         """Fold one journalled delta into this state."""
         self.keys = np.setdiff1d(np.union1d(self.keys, delta.add_keys), delta.del_keys)
-        self.nodes = np.setdiff1d(_union_str(self.nodes, delta.add_nodes), delta.del_nodes)
+        self.nodes = str_diff(str_union(self.nodes, delta.add_nodes), delta.del_nodes)
         self.pkeys = np.setdiff1d(np.union1d(self.pkeys, delta.add_pkeys), delta.del_pkeys)
         records = dict(zip(self.rec_ids.tolist(), self.rec_hash.tolist()))
         records.update(zip(delta.rec_ids.tolist(), delta.rec_hash.tolist()))
@@ -114,10 +114,19 @@ class Delta:
             return cls(**{k: _loaded(data[k]) for k in data.files})
 
 
-def _union_str(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def str_union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Sorted union of two string arrays (numpy's set routines are quadratic on strings)."""
     if not len(b):
         return a
-    return np.unique(np.concatenate([a, b]).astype(object))
+    return np.array(sorted(set(a.tolist()) | set(b.tolist())), dtype=object)
+
+
+def str_diff(a: np.ndarray, b: np.ndarray | set[str]) -> np.ndarray:
+    """Sorted strings of ``a`` that are not in ``b``."""
+    if not len(b) or not len(a):
+        return a
+    drop = b if isinstance(b, set) else set(b.tolist())
+    return np.array(sorted(x for x in a.tolist() if x not in drop), dtype=object)
 
 
 def _storable(arr: np.ndarray) -> np.ndarray:
@@ -236,7 +245,7 @@ class Catalog:
             if rec.id != source_id:
                 st = self.load_state(rec.id)
                 union.keys = np.union1d(union.keys, st.keys)
-                union.nodes = _union_str(union.nodes, st.nodes)
+                union.nodes = str_union(union.nodes, st.nodes)
                 union.pkeys = np.union1d(union.pkeys, st.pkeys)
         return union
 

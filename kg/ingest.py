@@ -23,7 +23,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from kg.base import Batch, Entity, EntityKind, Passage, triple_keys
-from kg.catalog import Catalog, Delta, SourceRecord, SourceState
+from kg.catalog import Catalog, Delta, SourceRecord, SourceState, str_diff, str_union
 from kg.errors import KGQAError
 from kg.readers import ReaderOptions, guess_format, open_reader
 from kg.readers.base import check_file
@@ -60,6 +60,9 @@ class _Run:
     old: SourceState
     others: SourceState
     state: SourceState
+    old_nodes: set[str] = field(default_factory=set)
+    other_nodes: set[str] = field(default_factory=set)
+    old_pkeys: set[int] = field(default_factory=set)
     seen_keys: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     seen_nodes: set[str] = field(default_factory=set)
     seen_pkeys: set[int] = field(default_factory=set)
@@ -108,7 +111,9 @@ class Indexer:
         record = self.catalog.register(path, fmt, settings)
         digest = content_hash(path)
         old = self.catalog.load_state(record.id)
-        run = _Run(old, self.catalog.others(record.id), SourceState(**vars(old)))
+        others = self.catalog.others(record.id)
+        run = _Run(old, others, SourceState(**vars(old)), set(old.nodes.tolist()), set(others.nodes.tolist()),
+                   set(old.pkeys.tolist()))
         self.catalog.mark(record, "indexing")
         try:
             for batch in self._batches(reader.read(path, record.name, options), path):
@@ -135,7 +140,7 @@ class Indexer:
         others = self.catalog.others(record.id)
         delta = Delta(del_keys=state.keys, del_nodes=state.nodes, del_pkeys=state.pkeys)
         change = Change(seq=0, remove_keys=np.setdiff1d(state.keys, others.keys),
-                        remove_nodes=np.setdiff1d(state.nodes, others.nodes).tolist())
+                        remove_nodes=str_diff(state.nodes, others.nodes).tolist())
         self._send(record, delta, change, [])
         self.catalog.forget(record)
         return _report(record, "removed", start, removed=len(state.keys))
@@ -181,10 +186,9 @@ class Indexer:
         run.seen_nodes.update(fresh)
         if not fresh:
             return
-        arr = np.array(fresh, dtype=object)
-        new = arr[~np.isin(arr, run.old.nodes)]
-        delta.add_nodes = np.unique(np.concatenate([delta.add_nodes, new]).astype(object))
-        run.graph_nodes.extend(new[~np.isin(new, run.others.nodes)].tolist())
+        new = [n for n in fresh if n not in run.old_nodes]
+        delta.add_nodes = str_union(delta.add_nodes, np.array(new, dtype=object))
+        run.graph_nodes.extend(n for n in new if n not in run.other_nodes)
 
     def _diff_records(self, run: _Run, entities: list[Entity], delta: Delta, change: Change) -> None:
         if not entities:
@@ -204,7 +208,7 @@ class Indexer:
             key = passage_key(p)
             if key not in run.seen_pkeys:
                 run.seen_pkeys.add(key)
-                if not np.isin(key, run.old.pkeys):
+                if key not in run.old_pkeys:
                     fresh.append((key, p))
         delta.add_pkeys = np.array(sorted(k for k, _ in fresh), dtype=np.int64)
         return fresh
@@ -213,13 +217,13 @@ class Indexer:
 
     def _remove_missing(self, record: SourceRecord, run: _Run) -> int:
         gone_keys = np.setdiff1d(run.old.keys, run.seen_keys)
-        gone_nodes = np.setdiff1d(run.old.nodes, np.array(sorted(run.seen_nodes), dtype=object))
+        gone_nodes = str_diff(run.old.nodes, run.seen_nodes)
         gone_pkeys = np.setdiff1d(run.old.pkeys, np.array(sorted(run.seen_pkeys), dtype=np.int64))
         if not (len(gone_keys) or len(gone_nodes) or len(gone_pkeys)):
             return 0
         delta = Delta(del_keys=gone_keys, del_nodes=gone_nodes, del_pkeys=gone_pkeys)
         change = Change(seq=0, remove_keys=np.setdiff1d(gone_keys, run.others.keys),
-                        remove_nodes=np.setdiff1d(gone_nodes, run.others.nodes).tolist())
+                        remove_nodes=str_diff(gone_nodes, run.other_nodes).tolist())
         self._send(record, delta, change, [])
         run.state.apply(delta)
         return len(gone_keys)
@@ -228,7 +232,7 @@ class Indexer:
         """Take back what this run added to the store after a reader error."""
         keys = np.concatenate(run.graph_keys) if run.graph_keys else np.empty(0, dtype=np.int64)
         added = Delta(del_keys=np.setdiff1d(run.state.keys, run.old.keys),
-                      del_nodes=np.setdiff1d(run.state.nodes, run.old.nodes),
+                      del_nodes=str_diff(run.state.nodes, run.old_nodes),
                       del_pkeys=np.setdiff1d(run.state.pkeys, run.old.pkeys))
         change = Change(seq=0, remove_keys=keys, remove_nodes=sorted(set(run.graph_nodes)))
         self._send(record, added, change, [])

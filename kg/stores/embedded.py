@@ -32,6 +32,7 @@ SCHEMA = (
     "CREATE NODE TABLE IF NOT EXISTS KGQAMeta(k STRING, v INT64, PRIMARY KEY(k))",
 )
 GRAPH_FILE = "graph.lbug"
+_CASTS = {"line": "CAST(r.line AS INT64)", "aliases": "CAST(r.aliases AS STRING[])"}
 NODE_SCHEMA = pa.schema([
     ("id", pa.string()), ("label", pa.string()), ("kind", pa.string()), ("description", pa.string()),
     ("aliases", pa.list_(pa.string())), ("labels", pa.string()), ("literal", pa.string()),
@@ -96,7 +97,7 @@ class EmbeddedStore(cypher.CypherReads):
 
     def _remove(self, change: Change) -> None:
         if len(change.remove_keys):
-            self._run(f"UNWIND $keys AS k MATCH ()-[r:{cypher.REL}]->() WHERE r.key = k DELETE r",
+            self._run(f"MATCH ()-[r:{cypher.REL}]->() WHERE r.key IN $keys DELETE r",
                       {"keys": change.remove_keys.tolist()})
         if change.remove_nodes:
             self._run("UNWIND $ids AS i MATCH (e:Entity {id: i}) DETACH DELETE e",
@@ -108,7 +109,8 @@ class EmbeddedStore(cypher.CypherReads):
         existing = self._existing(list(wanted))
         update = [row for i, row in records.items() if i in existing]
         if update:
-            sets = ", ".join(f"e.{f} = r.{f}" for f in cypher.ENTITY_FIELDS if f != "id")
+            # casts: a column that is null in every row would otherwise be bound as STRING
+            sets = ", ".join(f"e.{f} = {_CASTS.get(f, 'r.' + f)}" for f in cypher.ENTITY_FIELDS if f != "id")
             self._run(f"UNWIND $rows AS r MATCH (e:Entity {{id: r.id}}) SET {sets}", {"rows": update})
         new = [records.get(i) or _bare(i) for i in sorted(wanted - existing)]
         if new:

@@ -219,6 +219,13 @@ class Batch:
         self.lines.append(line)
         self.qualifiers.append(qualifiers_json(triple.qualifiers))
 
+    def extend(self, other: Batch) -> None:
+        """Append ``other``'s records to this batch."""
+        for name in ("subjects", "predicates", "objects", "lines", "qualifiers", "entities", "passages"):
+            getattr(self, name).extend(getattr(other, name))
+        self.literals.update(other.literals)
+        self.skipped += other.skipped
+
     def triples(self, source: str) -> Iterator[Triple]:
         """The triples as records (literal objects restored to ``Literal``)."""
         for s, p, o, line in zip(self.subjects, self.predicates, self.objects, self.lines):

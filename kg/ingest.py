@@ -55,30 +55,50 @@ class IndexReport:
 
 @dataclass
 class _Run:
-    """The diff of one indexing run, built batch by batch."""
+    """The diff of one indexing run, built batch by batch (sets, so each batch costs its size)."""
 
     old: SourceState
     others: SourceState
-    state: SourceState
-    old_nodes: set[str] = field(default_factory=set)
-    other_nodes: set[str] = field(default_factory=set)
-    old_pkeys: set[int] = field(default_factory=set)
-    seen_keys: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    old_nodes: set[str]
+    other_nodes: set[str]
+    old_pkeys: set[int]
+    records: dict[str, int]
+    seen_keys: set[int] = field(default_factory=set)
     seen_nodes: set[str] = field(default_factory=set)
     seen_pkeys: set[int] = field(default_factory=set)
+    added_keys: list[np.ndarray] = field(default_factory=list)
+    added_nodes: list[str] = field(default_factory=list)
     graph_keys: list[np.ndarray] = field(default_factory=list)
     graph_nodes: list[str] = field(default_factory=list)
     added: int = 0
     skipped: int = 0
 
+    @classmethod
+    def start(cls, old: SourceState, others: SourceState) -> _Run:
+        return cls(old, others, set(old.nodes.tolist()), set(others.nodes.tolist()), set(old.pkeys.tolist()),
+                   dict(zip(old.rec_ids.tolist(), old.rec_hash.tolist())))
+
+    def state(self) -> SourceState:
+        """What the source contributes after this run (before removals of missing records)."""
+        keys = np.unique(np.concatenate([self.old.keys, *self.added_keys]))
+        nodes = str_union(self.old.nodes, np.array(self.added_nodes, dtype=object))
+        pkeys = np.array(sorted(self.old_pkeys | self.seen_pkeys), dtype=np.int64)
+        ids = sorted(self.records)
+        return SourceState(keys, nodes, np.array(ids, dtype=object),
+                           np.array([self.records[i] for i in ids], dtype=np.int64), pkeys)
+
 
 class Indexer:
     """Keeps a graph store and its catalog in step with the sources registered in it."""
 
-    def __init__(self, store: GraphStore, catalog: Catalog, progress: bool = True) -> None:
+    def __init__(self, store: GraphStore, catalog: Catalog, progress: bool = True,
+                 chunk_rows: int = 1_000_000) -> None:
         self.store = store
         self.catalog = catalog
         self.progress = progress
+        # reader batches are gathered into changes of about this many triples: each store commit
+        # costs time that grows with the graph, so fewer, larger commits load faster
+        self.chunk_rows = chunk_rows
 
     def recover(self) -> list[int]:
         """Reconcile the catalog with the store after an interrupted run."""
@@ -112,8 +132,7 @@ class Indexer:
         digest = content_hash(path)
         old = self.catalog.load_state(record.id)
         others = self.catalog.others(record.id)
-        run = _Run(old, others, SourceState(**vars(old)), set(old.nodes.tolist()), set(others.nodes.tolist()),
-                   set(old.pkeys.tolist()))
+        run = _Run.start(old, others)
         self.catalog.mark(record, "indexing")
         try:
             for batch in self._batches(reader.read(path, record.name, options), path):
@@ -121,10 +140,11 @@ class Indexer:
         except (KGQAError, ValueError) as exc:
             self._rollback(record, run, found is None)
             raise exc
-        removed = self._remove_missing(record, run)
-        self.catalog.save_state(record.id, run.state)
-        counts = {"triples": len(run.state.keys), "entities": len(run.state.nodes),
-                  "passages": len(run.state.pkeys), "skipped": run.skipped}
+        state = run.state()
+        removed = self._remove_missing(record, run, state)
+        self.catalog.save_state(record.id, state)
+        counts = {"triples": len(state.keys), "entities": len(state.nodes),
+                  "passages": len(state.pkeys), "skipped": run.skipped}
         with self.catalog.transaction():
             self.catalog.finish(record, (digest, size, mtime), counts)
             self.catalog.clear_journal(record.id)
@@ -156,51 +176,55 @@ class Indexer:
         if change.is_empty() and not passages and not len(delta.add_keys) and not len(delta.add_nodes):
             return
         self._send(record, delta, change, passages)
-        run.state.apply(delta)
 
     def _diff_triples(self, run: _Run, batch: Batch, delta: Delta, change: Change) -> None:
         if not batch.size:
             return
-        keys = triple_keys(batch.subjects, batch.predicates, batch.objects)
+        subjects = np.asarray(batch.subjects, dtype=object)
+        objects = np.asarray(batch.objects, dtype=object)
+        keys = triple_keys(subjects, batch.predicates, objects)
         uniq, first = np.unique(keys, return_index=True)
-        fresh = ~np.isin(uniq, run.seen_keys, assume_unique=True)
+        fresh = np.fromiter((k not in run.seen_keys for k in uniq.tolist()), bool, len(uniq))
+        run.seen_keys.update(uniq[fresh].tolist())
         rows = np.sort(first[fresh])
-        run.seen_keys = np.union1d(run.seen_keys, uniq[fresh])
         new_keys = keys[rows]
-        contrib = ~np.isin(new_keys, run.old.keys)
+        contrib = ~in_sorted(new_keys, run.old.keys)
         delta.add_keys = np.sort(new_keys[contrib])
-        to_graph = rows[contrib & ~np.isin(new_keys, run.others.keys)]
+        run.added_keys.append(delta.add_keys)
+        to_graph = rows[contrib & ~in_sorted(new_keys, run.others.keys)]
         run.added += int(contrib.sum())
-        change.subjects = [batch.subjects[i] for i in to_graph]
-        change.predicates = [batch.predicates[i] for i in to_graph]
-        change.objects = [batch.objects[i] for i in to_graph]
-        change.lines = [batch.lines[i] for i in to_graph]
-        change.qualifiers = [batch.qualifiers[i] for i in to_graph]
+        change.subjects = subjects[to_graph].tolist()
+        change.predicates = np.asarray(batch.predicates, dtype=object)[to_graph].tolist()
+        change.objects = objects[to_graph].tolist()
+        change.lines = np.asarray(batch.lines, dtype=np.int64)[to_graph].tolist()
+        change.qualifiers = [batch.qualifiers[i] for i in to_graph] if any(batch.qualifiers) else \
+            [None] * len(to_graph)
         change.keys = keys[to_graph]
         run.graph_keys.append(change.keys)
-        endpoints = set(batch.subjects[i] for i in rows) | set(batch.objects[i] for i in rows)
-        self._note_nodes(run, endpoints, delta)
+        self._note_nodes(run, set(subjects[rows].tolist()) | set(objects[rows].tolist()), delta, change)
 
-    def _note_nodes(self, run: _Run, nodes: Iterable[str], delta: Delta) -> None:
+    def _note_nodes(self, run: _Run, nodes: Iterable[str], delta: Delta, change: Change) -> None:
         fresh = [n for n in nodes if n not in run.seen_nodes]
         run.seen_nodes.update(fresh)
-        if not fresh:
-            return
         new = [n for n in fresh if n not in run.old_nodes]
-        delta.add_nodes = str_union(delta.add_nodes, np.array(new, dtype=object))
-        run.graph_nodes.extend(n for n in new if n not in run.other_nodes)
+        if new:
+            delta.add_nodes = str_union(delta.add_nodes, np.array(new, dtype=object))
+            run.added_nodes.extend(new)
+            graph_new = [n for n in new if n not in run.other_nodes]
+            run.graph_nodes.extend(graph_new)
+            change.new_nodes.extend(graph_new)
 
     def _diff_records(self, run: _Run, entities: list[Entity], delta: Delta, change: Change) -> None:
         if not entities:
             return
         latest = {e.id: e for e in entities}
-        old = dict(zip(run.state.rec_ids.tolist(), run.state.rec_hash.tolist()))
         hashes = record_hashes(list(latest.values())).tolist()
-        changed = [(e, h) for e, h in zip(latest.values(), hashes) if old.get(e.id) != h]
+        changed = [(e, h) for e, h in zip(latest.values(), hashes) if run.records.get(e.id) != h]
         change.records = [e for e, _ in changed]
         delta.rec_ids = np.array([e.id for e, _ in changed], dtype=object)
         delta.rec_hash = np.array([h for _, h in changed], dtype=np.int64)
-        self._note_nodes(run, latest, delta)
+        run.records.update((e.id, h) for e, h in changed)
+        self._note_nodes(run, latest, delta, change)
 
     def _diff_passages(self, run: _Run, passages: list[Passage], delta: Delta) -> list[tuple[int, Passage]]:
         fresh = []
@@ -215,25 +239,27 @@ class Indexer:
 
     # -- removal, rollback, sending --------------------------------------------------------
 
-    def _remove_missing(self, record: SourceRecord, run: _Run) -> int:
-        gone_keys = np.setdiff1d(run.old.keys, run.seen_keys)
-        gone_nodes = str_diff(run.old.nodes, run.seen_nodes)
-        gone_pkeys = np.setdiff1d(run.old.pkeys, np.array(sorted(run.seen_pkeys), dtype=np.int64))
+    def _remove_missing(self, record: SourceRecord, run: _Run, state: SourceState) -> int:
+        """Delete what the old version had and this one lacks; ``state`` is updated to match."""
+        gone_keys = state.keys[~np.fromiter((k in run.seen_keys for k in state.keys.tolist()), bool,
+                                            len(state.keys))]
+        gone_nodes = str_diff(state.nodes, run.seen_nodes)
+        gone_pkeys = np.array(sorted(run.old_pkeys - run.seen_pkeys), dtype=np.int64)
         if not (len(gone_keys) or len(gone_nodes) or len(gone_pkeys)):
             return 0
         delta = Delta(del_keys=gone_keys, del_nodes=gone_nodes, del_pkeys=gone_pkeys)
-        change = Change(seq=0, remove_keys=np.setdiff1d(gone_keys, run.others.keys),
+        change = Change(seq=0, remove_keys=gone_keys[~in_sorted(gone_keys, run.others.keys)],
                         remove_nodes=str_diff(gone_nodes, run.other_nodes).tolist())
         self._send(record, delta, change, [])
-        run.state.apply(delta)
+        state.apply(delta)
         return len(gone_keys)
 
     def _rollback(self, record: SourceRecord, run: _Run, was_new: bool) -> None:
         """Take back what this run added to the store after a reader error."""
         keys = np.concatenate(run.graph_keys) if run.graph_keys else np.empty(0, dtype=np.int64)
-        added = Delta(del_keys=np.setdiff1d(run.state.keys, run.old.keys),
-                      del_nodes=str_diff(run.state.nodes, run.old_nodes),
-                      del_pkeys=np.setdiff1d(run.state.pkeys, run.old.pkeys))
+        added = Delta(del_keys=np.unique(np.concatenate([np.empty(0, np.int64), *run.added_keys])),
+                      del_nodes=np.array(sorted(set(run.added_nodes)), dtype=object),
+                      del_pkeys=np.array(sorted(run.seen_pkeys - run.old_pkeys), dtype=np.int64))
         change = Change(seq=0, remove_keys=keys, remove_nodes=sorted(set(run.graph_nodes)))
         self._send(record, added, change, [])
         if was_new:
@@ -251,10 +277,24 @@ class Indexer:
 
     def _batches(self, batches: Iterable[Batch], path: Path) -> Iterable[Batch]:
         bar = tqdm(desc=f"indexing {path.name}", unit=" triples", disable=not self.progress, leave=False)
+        pending = Batch()
         for batch in batches:
             bar.update(batch.size)
-            yield batch
+            pending.extend(batch)
+            if len(pending) >= self.chunk_rows:
+                yield pending
+                pending = Batch()
+        if len(pending) or pending.skipped:
+            yield pending
         bar.close()
+
+
+def in_sorted(values: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
+    """Membership of ``values`` in a sorted array, by binary search."""
+    if not len(sorted_keys):
+        return np.zeros(len(values), dtype=bool)
+    pos = np.searchsorted(sorted_keys, values).clip(max=len(sorted_keys) - 1)
+    return sorted_keys[pos] == values
 
 
 def record_hashes(entities: list[Entity]) -> np.ndarray:

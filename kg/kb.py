@@ -29,18 +29,20 @@ class KnowledgeBase:
     """The store, catalog and indexer of one knowledge base directory."""
 
     def __init__(self, directory: Path, store: GraphStore, catalog: Catalog, lock: IO[str] | None,
-                 progress: bool = True) -> None:
+                 progress: bool = True, chunk_rows: int = 1_000_000) -> None:
         self.directory = directory
         self.store = store
         self.catalog = catalog
         self._lock = lock
-        self.indexer = Indexer(store, catalog, progress=progress)
+        self.indexer = Indexer(store, catalog, progress=progress, chunk_rows=chunk_rows)
 
     @classmethod
     def open(cls, directory: str | Path, backend: str | None = None, read_only: bool = False,
-             progress: bool = True, **connection: str | None) -> KnowledgeBase:
+             progress: bool = True, chunk_rows: int = 1_000_000,
+             **connection: str | None) -> KnowledgeBase:
         """Open (or, writable, create) the knowledge base in ``directory``.
 
+        ``chunk_rows`` is how many triples go to the store in one change (one commit).
         The backend and connection are remembered in ``kb.json`` (never the password), so
         later opens need only the directory.
 
@@ -62,7 +64,7 @@ class KnowledgeBase:
             if lock:
                 lock.close()
             raise
-        kb = cls(path, store, Catalog(path), lock, progress)
+        kb = cls(path, store, Catalog(path), lock, progress, chunk_rows)
         if not read_only:
             kb.indexer.recover()
         return kb

@@ -104,6 +104,9 @@ class Change:
         source: the source id recorded as the provenance of added triples.
         remove_keys: keys of triples to delete.
         remove_nodes: ids of nodes to delete with any edges still attached.
+        new_nodes: the ids the catalog believes are not in the store yet. Every other endpoint
+            and record is taken to exist already; a backend checks only these ids, so a
+            batch costs what is new in it, not its size.
     """
 
     seq: int
@@ -117,6 +120,7 @@ class Change:
     qualifiers: list[str | None] = field(default_factory=list)
     remove_keys: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     remove_nodes: list[str] = field(default_factory=list)
+    new_nodes: list[str] = field(default_factory=list)
 
     def is_empty(self) -> bool:
         return not (self.records or self.subjects or len(self.remove_keys) or self.remove_nodes)

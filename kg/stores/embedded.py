@@ -105,15 +105,14 @@ class EmbeddedStore(cypher.CypherReads):
 
     def _upsert_nodes(self, change: Change) -> None:
         records = {e.id: cypher.entity_row(e) for e in change.records}
-        wanted = set(records) | set(change.subjects) | set(change.objects)
-        existing = self._existing(list(wanted))
-        update = [row for i, row in records.items() if i in existing]
+        missing = set(change.new_nodes) - self._existing(change.new_nodes)
+        update = [row for i, row in records.items() if i not in missing]
         if update:
             # casts: a column that is null in every row would otherwise be bound as STRING
             sets = ", ".join(f"e.{f} = {_CASTS.get(f, 'r.' + f)}" for f in cypher.ENTITY_FIELDS if f != "id")
             self._run(f"UNWIND $rows AS r MATCH (e:Entity {{id: r.id}}) SET {sets}", {"rows": update})
-        new = [records.get(i) or _bare(i) for i in sorted(wanted - existing)]
-        if new:
+        if missing:
+            new = [records.get(i) or _bare(i) for i in sorted(missing)]
             self._copy("Entity", pa.Table.from_pylist(new, schema=NODE_SCHEMA))
 
     def _add_edges(self, change: Change) -> None:
@@ -136,8 +135,8 @@ class EmbeddedStore(cypher.CypherReads):
     def _existing(self, ids: list[str]) -> set[str]:
         if not ids:
             return set()
-        rows = self._rows("UNWIND $ids AS i MATCH (e:Entity {id: i}) RETURN e.id", {"ids": ids})
-        return {r[0] for r in rows}
+        result = self._run("UNWIND $ids AS i MATCH (e:Entity {id: i}) RETURN e.id", {"ids": ids})
+        return set(result.get_as_arrow().column(0).to_pylist())
 
     # -- reading (shared Cypher in cypher.CypherReads) -------------------------------------
 
@@ -166,10 +165,7 @@ class EmbeddedStore(cypher.CypherReads):
         return self._conn.execute(query, params or {})
 
     def _rows(self, query: str, params: dict[str, Any] | None = None) -> list[list[Any]]:  # noqa: D102
-        result = self._run(query, params)
-        rows = []
-        while result.has_next():
-            rows.append(result.get_next())
+        rows: list[list[Any]] = self._run(query, params).get_all()
         return rows
 
 

@@ -78,8 +78,7 @@ class Neo4jStore(cypher.CypherReads):
         self._write([(f"MERGE (m:{cypher.META} {{k: 'seq'}}) SET m.v = $seq", {"seq": change.seq})])
 
     def _add_edges(self, change: Change) -> None:
-        endpoints = sorted(set(change.subjects) | set(change.objects))
-        for ids in _chunks(endpoints, self.batch_size):
+        for ids in _chunks(sorted(change.new_nodes), self.batch_size):
             bare = [{"id": i, "kind": _kind(i)} for i in ids]
             self._write([(f"UNWIND $rows AS r MERGE (e:{cypher.NODE} {{id: r.id}}) "
                           "ON CREATE SET e.kind = r.kind, e.aliases = []", {"rows": bare})])

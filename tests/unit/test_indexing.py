@@ -39,7 +39,7 @@ def graph_keys_consistent(kb: KnowledgeBase) -> bool:
 
 @pytest.fixture()
 def kb(tmp_path: Path):  # type: ignore[no-untyped-def]
-    with KnowledgeBase.open(tmp_path / "kb", progress=False) as kb:
+    with KnowledgeBase.open(tmp_path / "kb", progress=False, chunk_rows=10) as kb:
         yield kb
 
 
@@ -114,7 +114,7 @@ KILL_SCRIPT = """
 import sys
 from kg.kb import KnowledgeBase
 from kg.readers import ReaderOptions
-with KnowledgeBase.open(sys.argv[1], progress=False) as kb:
+with KnowledgeBase.open(sys.argv[1], progress=False, chunk_rows=2000) as kb:
     kb.index(sys.argv[2], options=ReaderOptions(batch_size=2000))
 """
 

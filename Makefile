@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 KB ?= kb
 
-.PHONY: run test install install-test bench world clean
+.PHONY: run test lint install install-test bench world clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,8 @@ run: install
 	$(BIN)/kgqa neighbors France --kb $(KB) --direction out --limit 12
 
 test: install-test
+	$(BIN)/ruff check kg retrieval model pipeline tests bench data
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 bench: install-test

@@ -155,7 +155,8 @@ class Passage:
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
-def triple_keys(subjects: Sequence[str], predicates: Sequence[str], objects: Sequence[str]) -> np.ndarray:
+def triple_keys(subjects: Sequence[str] | np.ndarray, predicates: Sequence[str] | np.ndarray,
+                objects: Sequence[str] | np.ndarray) -> np.ndarray:
     """Content-derived signed 64-bit keys for triples, computed column-wise.
 
     The same (subject, predicate, object) always gets the same key, whichever source or run
@@ -166,7 +167,8 @@ def triple_keys(subjects: Sequence[str], predicates: Sequence[str], objects: Seq
         h = cols[0]
         for c in cols[1:]:
             h = (h * _MIX) ^ c
-    return h.view(np.int64)
+    keys: np.ndarray = h.view(np.int64)
+    return keys
 
 
 def qualifiers_json(qualifiers: Sequence[tuple[str, str | Literal]]) -> str | None:

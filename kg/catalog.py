@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -105,7 +106,7 @@ class Delta:
 
     def to_bytes(self) -> bytes:
         buf = io.BytesIO()
-        np.savez(buf, **{k: _storable(v) for k, v in vars(self).items()})
+        np.savez(buf, **{k: _storable(v) for k, v in vars(self).items()})  # type: ignore[arg-type]
         return buf.getvalue()
 
     @classmethod
@@ -233,7 +234,7 @@ class Catalog:
         path = self._state_path(source_id)
         tmp = path.with_suffix(".tmp.npz")
         with tmp.open("wb") as fh:
-            np.savez(fh, **{k: _storable(v) for k, v in vars(state).items()})
+            np.savez(fh, **{k: _storable(v) for k, v in vars(state).items()})  # type: ignore[arg-type]
             fh.flush()
             os.fsync(fh.fileno())
         tmp.replace(path)
@@ -309,8 +310,8 @@ class Catalog:
                 for i, text, title, ents, src, line, off in rows]
 
 
-def _record(row: tuple[object, ...]) -> SourceRecord:
+def _record(row: tuple[Any, ...]) -> SourceRecord:
     (id_, name, path, fmt, options, hash_, size, mtime, triples, entities, passages, skipped, state,
      indexed_at) = row
-    return SourceRecord(int(id_), str(name), str(path), str(fmt), json.loads(str(options)),  # type: ignore[arg-type]
-                        hash_, size, mtime, triples, entities, passages, skipped, str(state), indexed_at)  # type: ignore[arg-type]
+    return SourceRecord(int(id_), str(name), str(path), str(fmt), json.loads(str(options)), hash_, size,
+                        mtime, triples, entities, passages, skipped, str(state), indexed_at)

@@ -294,13 +294,15 @@ def in_sorted(values: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
     if not len(sorted_keys):
         return np.zeros(len(values), dtype=bool)
     pos = np.searchsorted(sorted_keys, values).clip(max=len(sorted_keys) - 1)
-    return sorted_keys[pos] == values
+    found: np.ndarray = sorted_keys[pos] == values
+    return found
 
 
 def record_hashes(entities: list[Entity]) -> np.ndarray:
     """Fingerprints of what entity records say (provenance aside), as signed 64-bit ints."""
     texts = np.array([_record_text(e) for e in entities], dtype=object)
-    return pd.util.hash_array(texts).view(np.int64)
+    hashes: np.ndarray = pd.util.hash_array(texts).view(np.int64)
+    return hashes
 
 
 def _record_text(e: Entity) -> str:

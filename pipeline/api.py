@@ -66,7 +66,7 @@ class KGQA:
     def labels(self, ids: list[str]) -> dict[str, str]:
         """Display labels for node ids (the id itself where there is no label)."""
         found = self.kb.store.entities(ids)
-        return {i: (found[i].label if i in found and found[i].label else i) for i in ids}
+        return {i: found[i].label or i if i in found else i for i in ids}
 
     def close(self) -> None:
         self.kb.close()

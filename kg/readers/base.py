@@ -12,15 +12,15 @@ import gzip
 import io
 import lzma
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, Any, Protocol
 
 from kg.base import Batch
 from kg.errors import SourceFormatError
 
-COMPRESSED = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+COMPRESSED: dict[str, Callable[..., Any]] = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 _SNIFF = 8192
 # what a truncated or corrupt compressed file raises while it is read
 CORRUPT = (OSError, EOFError, lzma.LZMAError, zlib.error)

@@ -121,7 +121,8 @@ def _json(path: Path, source: str) -> Iterator[Passage]:
 
 def _text(path: Path, source: str) -> Iterator[Passage]:
     """Blank-line separated paragraphs, with their character offsets."""
-    offset, start, lines, index = 0, 0, [], 0
+    offset, start, index = 0, 0, 0
+    lines: list[str] = []
     for _, line in numbered_lines(path):
         if line.strip():
             if not lines:

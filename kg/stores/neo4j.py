@@ -123,7 +123,8 @@ class Neo4jStore(cypher.CypherReads):
 
 
 def _kind(node_id: str) -> str:
-    return (EntityKind.LITERAL if node_id.startswith("lit:") else EntityKind.ENTITY).value
+    kind = EntityKind.LITERAL if node_id.startswith("lit:") else EntityKind.ENTITY
+    return str(kind.value)
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterator[list[Any]]:

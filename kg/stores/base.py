@@ -9,7 +9,7 @@ for a path is built from that shape only, and every value travels as a query par
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol
@@ -145,6 +145,10 @@ class GraphStore(Protocol):
 
     def find(self, name: str, limit: int = 10) -> list[Entity]:
         """Entities whose id, label or alias equals ``name`` (case-insensitive), best known first."""
+        ...
+
+    def scan_entities(self, batch_size: int = 50_000) -> Iterator[list[tuple[Entity, int]]]:
+        """Every entity and relation node (not literals) with its degree, in batches by id."""
         ...
 
     def neighbors(self, entity: str, predicate: str | None = None,

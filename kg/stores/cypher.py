@@ -142,6 +142,20 @@ class CypherReads:
         found = [entity_from_row(dict(zip(ENTITY_FIELDS, r))) for r in rows]
         return sorted(found, key=lambda e: (e.id != name, e.label != name, e.id))
 
+    def scan_entities(self, batch_size: int = 50_000) -> Iterator[list[tuple[Entity, int]]]:
+        after = ""
+        while True:
+            rows = self._rows(f"MATCH (e:{NODE}) WHERE e.id > $after AND e.kind <> 'literal' "
+                              f"RETURN {_COLS} ORDER BY e.id LIMIT $n", {"after": after, "n": batch_size})
+            if not rows:
+                return
+            entities = [entity_from_row(dict(zip(ENTITY_FIELDS, r))) for r in rows]
+            ids = [e.id for e in entities]
+            degree = dict(self._rows(f"UNWIND $ids AS i MATCH (e:{NODE} {{id: i}})-[r:{REL}]-() "
+                                     "RETURN e.id, count(r)", {"ids": ids}))
+            yield [(e, int(degree.get(e.id, 0))) for e in entities]
+            after = ids[-1]
+
     def neighbors(self, entity: str, predicate: str | None = None,
                   direction: Direction = Direction.BOTH, limit: int = 100) -> list[Edge]:
         edges: list[Edge] = []

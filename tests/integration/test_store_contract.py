@@ -160,3 +160,11 @@ def test_parameters_carry_hostile_text(kb: KnowledgeBase, tmp_path: Path) -> Non
     assert kb.store.neighbors(evil)[0].object == "Richard Wenk"
     assert kb.store.find(evil)[0].id == evil
     assert kb.store.stats().triples == 11
+
+
+def test_scan_entities_with_degrees(kb: KnowledgeBase, tmp_path: Path) -> None:
+    kb.index(write_movies(tmp_path / "movies.txt"))
+    batches = list(kb.store.scan_entities(batch_size=5))
+    assert [len(b) for b in batches] == [5, 5, 2]
+    degrees = {e.id: d for batch in batches for e, d in batch}
+    assert degrees["William Dieterle"] == 3 and degrees["Vamp"] == 1 and degrees["Kismet"] == 3

@@ -300,6 +300,13 @@ class Catalog:
     def clear_journal(self, source_id: int) -> None:
         self.db.execute("DELETE FROM journal WHERE source_id = ?", (source_id,))
 
+    def keyed_passages(self) -> dict[int, Passage]:
+        """Every stored passage by its key."""
+        query = "SELECT p.key, p.id, p.text, p.title, p.entities, s.name, p.line, p.offset FROM passages p " \
+                "JOIN sources s ON s.id = p.source_id ORDER BY p.key"
+        return {int(key): Passage(i, text, title, tuple(json.loads(ents or "[]")), Provenance(src, line, off))
+                for key, i, text, title, ents, src, line, off in self.db.execute(query)}
+
     def passages(self, keys: list[int] | None = None) -> list[Passage]:
         """Stored passages (all, or those with the given keys)."""
         query = "SELECT p.id, p.text, p.title, p.entities, s.name, p.line, p.offset FROM passages p " \

@@ -34,6 +34,7 @@ class KnowledgeBase:
         self.store = store
         self.catalog = catalog
         self._lock = lock
+        self.progress = progress
         self.indexer = Indexer(store, catalog, progress=progress, chunk_rows=chunk_rows)
 
     @classmethod

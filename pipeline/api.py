@@ -1,11 +1,14 @@
 """The ``KGQA`` facade: the one front door of the Python API.
 
-So far it opens a knowledge base and indexes, removes and inspects sources; question answering
-arrives with the retrieval layer. Opening is cheap: no model is loaded.
+It opens a knowledge base, indexes, removes and inspects sources, and retrieves evidence and
+ranked answers for questions. Opening is cheap: the embedder, the entity linker and the passage
+index are loaded (or built and saved in the knowledge base directory) on the first question,
+and rebuilt when the store has changed since they were built.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -16,30 +19,60 @@ from kg.ingest import IndexReport
 from kg.kb import KnowledgeBase
 from kg.readers import ReaderOptions
 from kg.stores import Direction, Edge
+from retrieval.base import Retrieval
+from retrieval.retriever import HybridRetriever, RetrieverConfig
 
 
 class KGQA:
     """Question answering over one knowledge base directory."""
 
-    def __init__(self, kb: KnowledgeBase) -> None:
+    def __init__(self, kb: KnowledgeBase, embedder: str = "minilm",
+                 config: RetrieverConfig = RetrieverConfig()) -> None:
         self.kb = kb
+        self.embedder_name = embedder
+        self.config = config
+        self._retriever: HybridRetriever | None = None
 
     @classmethod
     def open(cls, directory: str | Path = "kb", backend: str | None = None, read_only: bool = False,
              progress: bool = True, uri: str | None = None, user: str | None = None,
-             password: str | None = None, database: str | None = None) -> KGQA:
-        """Open (or create) a knowledge base; ``backend`` is ``embedded`` (default) or ``neo4j``."""
-        return cls(KnowledgeBase.open(directory, backend=backend, read_only=read_only, progress=progress,
-                                      uri=uri, user=user, password=password, database=database))
+             password: str | None = None, database: str | None = None, embedder: str = "minilm",
+             config: RetrieverConfig = RetrieverConfig()) -> KGQA:
+        """Open (or create) a knowledge base; ``backend`` is ``embedded`` (default) or ``neo4j``.
+
+        ``embedder`` names the text embedder (``minilm``, ``e5`` for Chinese and other
+        languages, ``hashing`` for tests); ``config`` tunes retrieval.
+        """
+        kb = KnowledgeBase.open(directory, backend=backend, read_only=read_only, progress=progress,
+                                uri=uri, user=user, password=password, database=database)
+        return cls(kb, embedder, config)
+
+    def retriever(self) -> HybridRetriever:
+        """The hybrid retriever, built on first use (see ``retrieval.retriever``)."""
+        if self._retriever is None:
+            from pipeline.wiring import build_retriever  # models load only when a question comes
+
+            self._retriever = build_retriever(self.kb, self.embedder_name, self.config, self.kb.progress)
+        return self._retriever
+
+    def retrieve(self, question: str, k: int | None = None,
+                 history: Sequence[tuple[str, str]] = ()) -> Retrieval:
+        """Linked entities, scored relation paths, concrete paths, passages, fused evidence,
+        the prompt, ranked answers and timings for ``question``."""
+        return self.retriever().retrieve(question, k, history)
 
     def index(self, path: str | Path, fmt: str | None = None,
               options: ReaderOptions = ReaderOptions()) -> IndexReport:
         """Add or re-index a source; only what changed since the last run is applied."""
-        return self.kb.index(path, fmt, options)
+        report = self.kb.index(path, fmt, options)
+        self._retriever = None  # the linker and passage index catch up on the next question
+        return report
 
     def remove(self, path: str | Path) -> IndexReport:
         """Remove exactly what a source contributed."""
-        return self.kb.remove(path)
+        report = self.kb.remove(path)
+        self._retriever = None
+        return report
 
     def sources(self) -> list[SourceRecord]:
         return self.kb.sources()

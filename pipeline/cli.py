@@ -17,7 +17,11 @@ from pathlib import Path
 from kg.errors import KGQAError
 from kg.readers import FORMATS, ReaderOptions
 from kg.stores import BACKENDS, Direction
+from kg.stores.base import path_text
 from pipeline.api import KGQA
+from retrieval.base import Evidence, Retrieval
+from retrieval.paths import PathConfig
+from retrieval.retriever import RetrieverConfig
 
 log = logging.getLogger("kgqa")
 
@@ -50,6 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("sources", parents=[common], help="list the indexed sources")
     sub.add_parser("stats", parents=[common], help="count triples, entities, relations, sources")
+
+    ask = sub.add_parser("ask", parents=[common], help="answer a question with cited evidence")
+    ask.add_argument("question")
+    ask.add_argument("-k", type=int, default=10, help="pieces of evidence")
+    ask.add_argument("--embedder", default="minilm", help="minilm (English), e5 (multilingual)")
+    ask.add_argument("--exclude-topic", action="store_true",
+                     help="the topic entity is never its own answer (MetaQA-style 'other' questions)")
+    ask.add_argument("--hops", type=int, default=3, choices=(1, 2, 3), help="longest relation path")
 
     neighbors = sub.add_parser("neighbors", parents=[common], help="show the edges at an entity")
     neighbors.add_argument("entity", help="an entity id, label or alias")
@@ -164,8 +176,71 @@ def cmd_neighbors(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ask(args: argparse.Namespace) -> int:
+    config = RetrieverConfig(evidence=args.k, paths=PathConfig(max_hops=args.hops, exclude_topic=args.exclude_topic))
+    with KGQA.open(args.kb, backend=args.backend, read_only=True, progress=not args.json, uri=args.uri,
+                   user=args.user, database=args.database, password=os.environ.get("NEO4J_PASSWORD"),
+                   embedder=args.embedder, config=config) as qa:
+        found = qa.retrieve(args.question, k=args.k)
+    if args.json:
+        print(json.dumps(retrieval_json(found), indent=1, ensure_ascii=False))
+        return 0
+    print(render(found))
+    return 0
+
+
+def retrieval_json(r: Retrieval) -> dict[str, object]:
+    """The machine-readable form of a retrieval (what ``kgqa ask --json`` prints)."""
+    return {
+        "question": r.question, "note": r.note,
+        "answers": [{"label": a.label, "id": a.id, "score": round(a.score, 4), "evidence": list(a.evidence)}
+                    for a in r.answers],
+        "evidence": [{"number": e.number, "kind": e.kind, "content": e.content, "score": e.score,
+                      **_provenance(e)} for e in r.evidence],
+        "entities": [{"mention": m.text, "start": m.start, "end": m.end, "ambiguous": m.ambiguous,
+                      "candidates": [{"id": c.id, "label": c.label, "score": round(c.score, 4), "match": c.match}
+                                     for c in m.candidates]} for m in r.mentions],
+        "relation_paths": [{"topic": p.topic, "path": path_text(p.path), "text": p.text,
+                            "score": round(p.score, 4), "paths": len(p.paths)} for p in r.relation_paths],
+        "prompt": r.prompt, "timings_ms": r.timings,
+    }
+
+
+def _provenance(e: Evidence) -> dict[str, object]:
+    if e.path is not None:
+        return {"triples": [{"subject": x.subject, "predicate": x.predicate, "object": x.object,
+                             "source": x.provenance.source, "line": x.provenance.line} for x in e.path.edges]}
+    if e.passage is not None and e.passage.provenance:
+        p = e.passage.provenance
+        return {"passage": e.passage.id, "source": p.source, "offset": p.offset, "line": p.line}
+    return {}
+
+
+def render(r: Retrieval) -> str:
+    """A readable answer: the ranked answers, then the cited evidence with provenance."""
+    if r.note == "empty question":
+        return "Please ask a question."
+    if not r.answers and not r.evidence:
+        return "I found no entity of the knowledge base in that question." if r.note else "No answer found."
+    lines = []
+    if r.answers:
+        top = ", ".join(f"{a.label}{''.join(f'[{n}]' for n in a.evidence[:3])}" for a in r.answers[:5])
+        more = f" (and {len(r.answers) - 5} more)" if len(r.answers) > 5 else ""
+        lines.append(f"Answer: {top}{more}")
+    if r.relation_paths:
+        best = r.relation_paths[0]
+        lines.append(f"Reasoning: {best.topic} -> {best.text} (score {best.score:.2f})")
+    lines.append("Evidence:")
+    for e in r.evidence:
+        where = ""
+        if e.path is not None:
+            where = "  [" + "; ".join(f"{x.provenance.source}:{x.provenance.line}" for x in e.path.edges) + "]"
+        lines.append(f"  [{e.number}] {e.content}{where}")
+    return "\n".join(lines)
+
+
 COMMANDS = {"index": cmd_index, "remove": cmd_remove, "sources": cmd_sources, "stats": cmd_stats,
-            "neighbors": cmd_neighbors}
+            "neighbors": cmd_neighbors, "ask": cmd_ask}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,0 +1,55 @@
+"""Wiring: the concrete embedder, linker, path scorer and passage index behind ``KGQA``.
+
+The linker and the passage index live in the knowledge base directory (``linker/``,
+``dense/``) and carry the store's applied change number they were built at; when the store has
+moved on they are rebuilt (linker) or synced (passages). Relation labels (Wikidata property
+names, RDF predicate labels) come from the relation entities of the store.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from kg.base import EntityKind
+from kg.kb import KnowledgeBase
+from kg.stores.base import GraphStore
+from model.embedders import open_embedder
+from model.scorer import ZeroShotPathScorer
+from retrieval.linker import EntityLinker
+from retrieval.passages import DensePassages
+from retrieval.paths import PathRetriever
+from retrieval.retriever import HybridRetriever, RetrieverConfig
+
+log = logging.getLogger(__name__)
+STAMP = "built_at_seq.json"
+
+
+def build_retriever(kb: KnowledgeBase, embedder_name: str, config: RetrieverConfig,
+                    progress: bool = True) -> HybridRetriever:
+    embedder = open_embedder(embedder_name)
+    seq = kb.store.applied_seq()
+    linker, labels = _linker(kb.store, kb.directory / "linker", seq, progress)
+    paths = PathRetriever(kb.store, ZeroShotPathScorer(embedder), config.paths, labels)
+    passages = None
+    if any(s.passages for s in kb.catalog.sources()):
+        passages = DensePassages.open(kb.catalog, kb.directory / "dense", embedder)
+    return HybridRetriever(kb.store, linker, paths, passages, config)
+
+
+def _linker(store: GraphStore, directory: Path, seq: int, progress: bool) -> tuple[EntityLinker, dict[str, str]]:
+    stamp = directory / STAMP
+    if stamp.exists() and json.loads(stamp.read_text()).get("seq") == seq:
+        try:
+            linker = EntityLinker.load(directory)
+            return linker, json.loads((directory / "relations.json").read_text())
+        except (OSError, ValueError) as exc:
+            log.warning("rebuilding the entity linker: %s", exc)
+    linker = EntityLinker.build(store, progress=progress)
+    labels = {e.id: e.label for batch in store.scan_entities() for e, _ in batch
+              if e.kind is EntityKind.RELATION and e.label}
+    linker.save(directory)
+    (directory / "relations.json").write_text(json.dumps(labels, ensure_ascii=False))
+    stamp.write_text(json.dumps({"seq": seq}))
+    return linker, labels

@@ -1,0 +1,124 @@
+"""Hybrid retrieval: link the question's entities, retrieve graph paths and passages, fuse them.
+
+``HybridRetriever.retrieve`` returns a ``Retrieval``: the mentions with all their candidates
+(so callers see ambiguity), the scored relation paths, the concrete paths, the passages, the
+fused and numbered evidence, the prompt, the ranked answers and per-stage timings. It takes its
+linker, path scorer and passage search as parts; ``pipeline`` wires the concrete ones.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from kg.base import Passage
+from kg.stores.base import GraphStore
+from retrieval.base import Mention, Retrieval, ScoredPath
+from retrieval.fusion import build_prompt, fuse
+from retrieval.paths import PathConfig, PathRetriever, mask, rank_answers
+
+MAX_QUESTION = 2000
+
+
+class Linker(Protocol):
+    def link(self, question: str, k: int = 5) -> list[Mention]: ...
+
+
+class PassageSearch(Protocol):
+    def search(self, question: str, n: int) -> list[tuple[Passage, float]]: ...
+
+
+@dataclass(frozen=True)
+class RetrieverConfig:
+    """Settings of hybrid retrieval.
+
+    Args:
+        evidence: pieces of evidence in the prompt.
+        passages: passages retrieved densely (0 turns passage retrieval off).
+        topics: linked mentions used as topic entities.
+        candidates: candidates per mention followed (more than 1 explores ambiguity).
+        paths: graph path retrieval settings.
+    """
+
+    evidence: int = 10
+    passages: int = 5
+    topics: int = 2
+    candidates: int = 1
+    paths: PathConfig = field(default_factory=PathConfig)
+
+
+class HybridRetriever:
+    """Entity linking + graph paths + dense passages, fused into numbered evidence."""
+
+    def __init__(self, store: GraphStore, linker: Linker, paths: PathRetriever,
+                 passages: PassageSearch | None = None, config: RetrieverConfig = RetrieverConfig()) -> None:
+        self.store = store
+        self.linker = linker
+        self.paths = paths
+        self.passages = passages
+        self.config = config
+
+    def retrieve(self, question: str, k: int | None = None,
+                 history: Sequence[tuple[str, str]] = ()) -> Retrieval:
+        """Everything found for ``question``; ``k`` overrides the number of evidence items."""
+        timings: dict[str, float] = {}
+        text = question.strip()[:MAX_QUESTION]
+        if not re.search(r"\w", text):
+            return Retrieval(question, (), (), (), (), (), build_prompt(question, []), timings,
+                             note="empty question")
+        mentions = self._timed(timings, "link", lambda: self.linker.link(text, 5))
+        chosen = self._timed(timings, "paths", lambda: self._paths(text, mentions))
+        passages = self._timed(timings, "passages", lambda: self._passages(text))
+        start = time.perf_counter()
+        ids = {n for sp in chosen for gp in sp.paths for n in gp.nodes}
+        ids |= {s.predicate for sp in chosen for s in sp.path}
+        labels = self._labels(ids)
+        topics = [m.candidates[i].id for m in mentions[: self.config.topics]
+                  for i in range(min(self.config.candidates, len(m.candidates)))]
+        exclude = topics if self.config.paths.exclude_topic else []
+        answers = rank_answers(chosen, labels, exclude)
+        graph = [(gp, sp.score) for sp in chosen for gp in sp.paths]
+        evidence = fuse(graph, passages, lambda i: labels.get(i, i), k or self.config.evidence)
+        answers = _cite(answers, evidence)
+        timings["fuse"] = round((time.perf_counter() - start) * 1000, 2)
+        note = None if mentions else "no entity found"
+        return Retrieval(question, tuple(mentions), tuple(chosen), tuple(answers), tuple(passages),
+                         tuple(evidence), build_prompt(question, evidence, history), timings, note)
+
+    def _paths(self, question: str, mentions: list[Mention]) -> list[ScoredPath]:
+        used = mentions[: self.config.topics]
+        if not used:
+            return []
+        masked = mask(question, [(m.start, m.end) for m in used])
+        topics = [(c.id, c.score) for m in used for c in m.candidates[: self.config.candidates]]
+        return self.paths.retrieve(masked or question, topics)
+
+    def _passages(self, question: str) -> list[tuple[Passage, float]]:
+        if self.passages is None or self.config.passages == 0:
+            return []
+        return self.passages.search(question, self.config.passages)
+
+    def _labels(self, ids: set[str]) -> dict[str, str]:
+        found = self.store.entities(sorted(ids))
+        return {i: (found[i].label or i) if i in found else self.paths.labels.get(i, i) for i in ids}
+
+    @staticmethod
+    def _timed(timings: dict[str, float], name: str, work: Callable[[], list]) -> list:  # type: ignore[type-arg]
+        start = time.perf_counter()
+        result = work()
+        timings[name] = round((time.perf_counter() - start) * 1000, 2)
+        return result
+
+
+def _cite(answers: Sequence, evidence: Sequence) -> list:  # type: ignore[type-arg]
+    """Attach to each answer the numbers of the path evidence that ends in it."""
+    from retrieval.base import RankedAnswer
+
+    ends: dict[str, list[int]] = {}
+    for e in evidence:
+        if e.path is not None:
+            ends.setdefault(e.path.end, []).append(e.number)
+    return [RankedAnswer(a.id, a.label, a.score, tuple(ends.get(a.id, ()))) for a in answers]

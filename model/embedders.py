@@ -50,7 +50,8 @@ def unit_rows(vectors: np.ndarray) -> np.ndarray:
     """``vectors`` as float32 rows of unit length (all-zero rows stay zero)."""
     out = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(out, axis=1, keepdims=True)
-    return np.divide(out, norms, out=np.zeros_like(out), where=norms > 0)
+    unit: np.ndarray = np.divide(out, norms, out=np.zeros_like(out), where=norms > 0)
+    return unit
 
 
 def encode_in_batches(texts: Sequence[str], encode: Callable[[list[str]], np.ndarray], dimension: int,

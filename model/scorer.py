@@ -33,4 +33,5 @@ class ZeroShotPathScorer:
                 self._cache[text] = vec
         q = self.embedder.query([question])[0]
         matrix = np.stack([self._cache[p] for p in paths])
-        return (matrix @ q).astype(float).tolist()
+        scores: list[float] = (matrix @ q).astype(float).tolist()
+        return scores

@@ -177,6 +177,9 @@ def cmd_neighbors(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
+    # one OpenMP thread for one question: on a small machine a second one makes a FAISS search
+    # many times slower (set before faiss and torch are imported)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     config = RetrieverConfig(evidence=args.k, paths=PathConfig(max_hops=args.hops, exclude_topic=args.exclude_topic))
     with KGQA.open(args.kb, backend=args.backend, read_only=True, progress=not args.json, uri=args.uri,
                    user=args.user, database=args.database, password=os.environ.get("NEO4J_PASSWORD"),
@@ -229,7 +232,8 @@ def render(r: Retrieval) -> str:
         lines.append(f"Answer: {top}{more}")
     if r.relation_paths:
         best = r.relation_paths[0]
-        lines.append(f"Reasoning: {best.topic} -> {best.text} (score {best.score:.2f})")
+        topic = next((c.label for m in r.mentions for c in m.candidates if c.id == best.topic), best.topic)
+        lines.append(f"Reasoning: {topic} -> {best.text} (score {best.score:.2f})")
     lines.append("Evidence:")
     for e in r.evidence:
         where = ""

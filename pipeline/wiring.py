@@ -13,6 +13,7 @@ import logging
 from pathlib import Path
 
 from kg.base import EntityKind
+from kg.errors import KGQAError
 from kg.kb import KnowledgeBase
 from kg.stores.base import GraphStore
 from model.embedders import open_embedder
@@ -44,7 +45,7 @@ def _linker(store: GraphStore, directory: Path, seq: int, progress: bool) -> tup
         try:
             linker = EntityLinker.load(directory)
             return linker, json.loads((directory / "relations.json").read_text())
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, KGQAError) as exc:
             log.warning("rebuilding the entity linker: %s", exc)
     linker = EntityLinker.build(store, progress=progress)
     labels = {e.id: e.label for batch in store.scan_entities() for e, _ in batch

@@ -9,7 +9,6 @@ passages are embedded and added, those of removed passages are removed.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 

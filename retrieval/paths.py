@@ -37,6 +37,9 @@ class PathConfig:
         max_paths: concrete paths fetched per relation path.
         exclude_topic: drop paths that come back to the topic, and the topic as an answer.
         max_candidates: relation paths scored per topic (most frequent kept beyond this).
+        hop_penalty: subtracted from a path's score per hop beyond the first; a verbalized
+            multi-hop path repeats relation words and would otherwise outscore the one-hop
+            path a question asks for.
     """
 
     max_hops: int = 3
@@ -44,6 +47,7 @@ class PathConfig:
     max_paths: int = 200
     exclude_topic: bool = False
     max_candidates: int = 2000
+    hop_penalty: float = 0.1
 
     def __post_init__(self) -> None:
         if not 1 <= self.max_hops <= 3:
@@ -92,7 +96,8 @@ class PathRetriever:
         if not counts:
             return []
         texts = [verbalize(c.path, self.labels) for c in counts]
-        scores = self.scorer.score(question, texts)
+        penalty = self.config.hop_penalty
+        scores = [s - penalty * (len(c.path) - 1) for c, s in zip(counts, self.scorer.score(question, texts))]
         ranked = sorted(zip(counts, texts, scores), key=lambda t: (-t[2], len(t[0].path)))
         return [ScoredPath(topic, c.path, float(s), text) for c, text, s in ranked]
 
@@ -123,14 +128,22 @@ class PathRetriever:
         return chosen
 
 
-def rank_answers(chosen: Sequence[ScoredPath], labels: dict[str, str],
-                 exclude: Sequence[str] = ()) -> list[RankedAnswer]:
-    """End entities of the instantiated paths, ranked by their best path's score.
+ANSWER_MARGIN = 0.02
 
-    Ties keep the order of the best relation path; ``labels`` maps node ids to display labels.
+
+def rank_answers(chosen: Sequence[ScoredPath], labels: dict[str, str],
+                 exclude: Sequence[str] = (), margin: float = ANSWER_MARGIN) -> list[RankedAnswer]:
+    """End entities of the best relation path (and of those within ``margin`` of its score).
+
+    The other instantiated paths stay in the evidence but do not add answers: a relation path
+    the scorer ranked clearly lower is a different question's answer. Ties keep the order of
+    the relation paths; ``labels`` maps node ids to display labels.
     """
     best: dict[str, tuple[float, int, list[GraphPath]]] = {}
+    top = max((sp.score for sp in chosen if sp.paths), default=0.0)
     for rank, sp in enumerate(chosen):
+        if sp.score < top - margin:
+            continue
         for gp in sp.paths:
             if gp.end in exclude:
                 continue

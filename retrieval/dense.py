@@ -1,0 +1,427 @@
+"""A persistent FAISS vector index keyed by string ids, with removal and atomic saves.
+
+The stored vectors and the string-id <-> int64-label map are the truth; the FAISS index is
+derived from them. Below ``DenseConfig.exact_limit`` vectors it is exact search
+(``IndexIDMap2`` over ``IndexFlatIP``), which adds and removes in place; at or above it, HNSW
+(``IndexHNSWFlat``, inner product), which cannot remove: removed (and replaced) vectors are
+hidden by a search-time filter until they outnumber ``max_dead_fraction`` of the live ones, and
+then the graph is rebuilt from the stored vectors before the next search or save. Vectors are
+expected to be unit length, so the inner product is the cosine.
+
+When ``faiss.get_num_gpus() > 0`` exact search runs on every GPU (a flat copy of the stored
+vectors, made by ``faiss.index_cpu_to_all_gpus``); HNSW always searches on the CPU, since FAISS
+has no GPU HNSW. On disk a directory holds ``manifest.json`` and the snapshot folder it names
+(``vectors.npy``, ``ids.json``, ``index.faiss``). A save writes a new snapshot beside the old
+one and then replaces the manifest in one rename, so an interrupted save leaves the previous
+index loadable. One writer per directory is assumed; this module does not lock. Product
+quantization (IVF-PQ) for very large corpora and sharding are not done here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kg.errors import BackendUnavailable, KGQAError
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+VECTORS, IDS, FAISS_FILE = "vectors.npy", "ids.json", "index.faiss"
+
+
+@dataclass(frozen=True)
+class DenseConfig:
+    """How the FAISS index is built and searched.
+
+    Args:
+        exact_limit: below this many vectors search is exact; at or above it, HNSW. Exact
+            inner-product search over 50k x 384 floats takes a few ms per query on two cores.
+        hnsw_m: HNSW graph degree.
+        ef_construction: HNSW build-time beam width (FAISS's default; building 100k x 384 takes
+            about 35 s on two cores, five times longer at 200).
+        ef_search: HNSW search-time beam width (raised to ``k`` when smaller).
+        max_dead_fraction: HNSW hides removed vectors when searching and is rebuilt once they
+            outnumber this fraction of the live ones (0: rebuild on every removal).
+        use_gpu: search exact indexes on the GPU when FAISS sees one.
+    """
+
+    exact_limit: int = 50_000
+    hnsw_m: int = 32
+    ef_construction: int = 40
+    ef_search: int = 128
+    max_dead_fraction: float = 0.1
+    use_gpu: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("exact_limit", "hnsw_m", "ef_construction", "ef_search"):
+            if getattr(self, name) < 1:
+                raise KGQAError(f"DenseConfig.{name} must be positive, got {getattr(self, name)}")
+        if self.max_dead_fraction < 0:
+            raise KGQAError(f"DenseConfig.max_dead_fraction must be >= 0, got {self.max_dead_fraction}")
+
+
+@dataclass(frozen=True)
+class IndexManifest:
+    """What an index folder holds; ``snapshot`` names the folder with the data."""
+
+    format_version: int
+    model: str
+    dimension: int
+    count: int
+    kind: str  # flat | hnsw
+    updated: str  # ISO 8601, UTC
+    snapshot: str = ""
+
+
+def _faiss() -> Any:
+    try:
+        import faiss
+    except ImportError as exc:
+        raise BackendUnavailable("the dense index needs FAISS: pip install faiss-cpu "
+                                 "(or the gpu extra: pip install -e '.[gpu]')") from exc
+    return faiss
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def read_manifest(directory: Path) -> IndexManifest:
+    """The manifest in ``directory``, checked for this module's format version.
+
+    Raises:
+        KGQAError: there is no index there, or it has another format version.
+    """
+    path = Path(directory) / MANIFEST
+    if not path.is_file():
+        raise KGQAError(f"no vector index in {directory} (no {MANIFEST}); create one with VectorIndex.create")
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        version = raw.get("format_version")
+    except (ValueError, AttributeError) as exc:
+        raise KGQAError(f"the manifest {path} is not a JSON object: {exc}") from exc
+    if version != FORMAT_VERSION:
+        raise KGQAError(f"the vector index in {directory} has format_version {version}; this kgqa reads "
+                        f"{FORMAT_VERSION}: rebuild the index")
+    try:
+        return IndexManifest(**raw)
+    except TypeError as exc:
+        raise KGQAError(f"the manifest {path} has unexpected fields: {exc}") from exc
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file's data, or a folder's entries, to disk."""
+    handle = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
+
+
+def _write_snapshot(folder: Path, id_map: dict[str, Any], vectors: np.ndarray, index: Any) -> None:
+    """Write the three data files into ``folder`` and flush them to disk."""
+    np.save(folder / VECTORS, vectors)
+    (folder / IDS).write_text(json.dumps(id_map), encoding="utf-8")
+    _faiss().write_index(index, str(folder / FAISS_FILE))
+    for name in (VECTORS, IDS, FAISS_FILE):
+        _fsync(folder / name)
+
+
+def _replace_manifest(directory: Path, manifest: IndexManifest) -> None:
+    """Commit point of a save: write the manifest beside the old one, then rename over it."""
+    handle, tmp = tempfile.mkstemp(prefix=".manifest-", dir=directory)
+    with os.fdopen(handle, "w", encoding="utf-8") as out:
+        json.dump(asdict(manifest), out, indent=2)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, directory / MANIFEST)
+    _fsync(directory)
+
+
+def _remove_stale(directory: Path, keep: str) -> None:
+    """Delete snapshots and temporaries other than ``keep`` (left by earlier or failed saves)."""
+    for entry in directory.iterdir():
+        stale = entry.name.startswith(("snap-", ".tmp-", ".manifest-")) and entry.name != keep
+        if stale and entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
+        elif stale:
+            entry.unlink(missing_ok=True)
+
+
+class VectorIndex:
+    """Unit vectors under string ids, searchable by inner product, saved atomically.
+
+    Build with ``create`` or ``open``, never the constructor.
+    """
+
+    def __init__(self, directory: Path, manifest: IndexManifest, ids: list[str], labels: np.ndarray,
+                 next_label: int, vectors: np.ndarray, config: DenseConfig) -> None:
+        self.directory = Path(directory)
+        self.config = config
+        self._model, self._dimension = manifest.model, manifest.dimension
+        self._updated, self._snapshot = manifest.updated, manifest.snapshot
+        self._ids, self._labels, self._vectors, self._next_label = ids, labels, vectors, next_label
+        self._row = {id_: i for i, id_ in enumerate(ids)}
+        self._id_of = dict(zip(labels.tolist(), ids))
+        self._index: Any = None  # the CPU FAISS index, or None while stale
+        self._kind = ""
+        self._gpu: Any = None  # a GPU flat copy of the vectors, or None
+        self._dead: set[int] = set()  # labels still in the HNSW graph but removed
+        self._hidden: Any = None  # FAISS selectors that hide the dead labels
+
+    @classmethod
+    def create(cls, directory: Path, dimension: int, model: str, config: DenseConfig | None = None) -> VectorIndex:
+        """Make an empty index in ``directory`` (created if needed) and save it.
+
+        Raises:
+            KGQAError: ``directory`` already holds an index, or ``dimension`` is not positive.
+        """
+        directory = Path(directory)
+        if (directory / MANIFEST).exists():
+            raise KGQAError(f"{directory} already holds a vector index; open it instead")
+        if dimension < 1:
+            raise KGQAError(f"dimension must be positive, got {dimension}")
+        directory.mkdir(parents=True, exist_ok=True)
+        manifest = IndexManifest(FORMAT_VERSION, model, dimension, 0, "flat", _now())
+        index = cls(directory, manifest, [], np.empty(0, dtype=np.int64), 0,
+                    np.empty((0, dimension), dtype=np.float32), config or DenseConfig())
+        index.save()
+        return index
+
+    @classmethod
+    def open(cls, directory: Path, config: DenseConfig | None = None) -> VectorIndex:
+        """Load the index saved in ``directory``.
+
+        Raises:
+            KGQAError: no index there, another format version, or files that disagree.
+        """
+        directory = Path(directory)
+        manifest = read_manifest(directory)
+        folder = directory / manifest.snapshot
+        try:
+            vectors = np.load(folder / VECTORS)
+            raw = json.loads((folder / IDS).read_text(encoding="utf-8"))
+            labels = np.asarray(raw["labels"], dtype=np.int64)
+        except (OSError, ValueError, KeyError) as exc:
+            raise KGQAError(f"the vector index in {directory} is damaged: {exc!r}") from exc
+        if not len(raw["ids"]) == len(labels) == len(vectors) == manifest.count:
+            raise KGQAError(f"the vector index in {directory} is damaged: counts disagree")
+        index = cls(directory, manifest, list(raw["ids"]), labels, int(raw["next_label"]),
+                    np.asarray(vectors, dtype=np.float32).reshape(-1, manifest.dimension), config or DenseConfig())
+        index._load_faiss(folder / FAISS_FILE, manifest.kind, set(raw.get("dead", ())))
+        return index
+
+    def _load_faiss(self, path: Path, kind: str, dead: set[int]) -> None:
+        """Reuse the saved FAISS index when it matches; otherwise it is rebuilt when needed."""
+        if not path.is_file() or kind != self._wanted_kind():
+            return
+        index = _faiss().read_index(str(path))
+        if index.ntotal == len(self._ids) + len(dead):
+            self._index, self._kind, self._dead = index, kind, dead
+
+    @staticmethod
+    def exists(directory: Path) -> bool:
+        """Whether ``directory`` holds a saved index (of any format version)."""
+        return (Path(directory) / MANIFEST).is_file()
+
+    def save(self) -> None:
+        """Write the index to its directory atomically.
+
+        The data goes to a new snapshot folder, then the manifest is replaced in one rename; a
+        save that fails midway leaves the previous index as it was.
+        """
+        index = self._ready()
+        snapshot = f"snap-{uuid.uuid4().hex[:12]}"
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=self.directory))
+        try:
+            id_map = {"ids": self._ids, "labels": self._labels.tolist(), "next_label": self._next_label,
+                      "dead": sorted(self._dead)}
+            _write_snapshot(tmp, id_map, self._vectors, index)
+            tmp.rename(self.directory / snapshot)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        updated = _now()
+        manifest = IndexManifest(FORMAT_VERSION, self._model, self._dimension, len(self._ids), self._kind,
+                                 updated, snapshot)
+        _replace_manifest(self.directory, manifest)
+        self._updated, self._snapshot = updated, snapshot
+        _remove_stale(self.directory, keep=snapshot)
+        log.info("saved %d vectors (%s) to %s", len(self._ids), self._kind, self.directory)
+
+    @property
+    def manifest(self) -> IndexManifest:
+        """The manifest of the index as it is in memory (``updated`` is the last save)."""
+        kind = self._kind if self._index is not None else self._wanted_kind()
+        return IndexManifest(FORMAT_VERSION, self._model, self._dimension, len(self._ids), kind, self._updated,
+                             self._snapshot)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __contains__(self, id_: object) -> bool:
+        return id_ in self._row
+
+    def ids(self) -> list[str]:
+        """The ids held, in storage order (a copy)."""
+        return list(self._ids)
+
+    def _check(self, vectors: np.ndarray, rows: int | None = None) -> np.ndarray:
+        """``vectors`` as a C-contiguous float32 matrix of this index's dimension."""
+        array = np.asarray(vectors, dtype=np.float32)
+        if array.ndim == 1:
+            array = array.reshape(1, -1)
+        if array.ndim != 2 or array.shape[1] != self._dimension:
+            raise KGQAError(f"vectors of shape {np.shape(vectors)} do not fit this index of dimension "
+                            f"{self._dimension} (model {self._model!r})")
+        if rows is not None and array.shape[0] != rows:
+            raise KGQAError(f"{rows} ids but {array.shape[0]} vectors")
+        return np.ascontiguousarray(array)
+
+    def add(self, ids: Sequence[str], vectors: np.ndarray) -> None:
+        """Add vectors under ``ids``; an id already present gets its vector replaced.
+
+        When ``ids`` repeats an id, its last vector wins.
+
+        Raises:
+            KGQAError: the vectors' dimension is not the index's, or counts differ.
+        """
+        array = self._check(vectors, rows=len(ids))
+        last = {id_: i for i, id_ in enumerate(ids)}
+        dropped = self._drop(id_ for id_ in last if id_ in self._row)  # a replaced id gets a new label
+        fresh = np.arange(self._next_label, self._next_label + len(last), dtype=np.int64)
+        self._next_label += len(last)
+        self._row.update((id_, len(self._ids) + j) for j, id_ in enumerate(last))
+        self._ids.extend(last)
+        self._id_of.update(zip(fresh.tolist(), last))
+        added = array[list(last.values())]
+        self._labels = np.concatenate([self._labels, fresh])
+        self._vectors = np.concatenate([self._vectors, added])
+        self._sync(dropped, fresh, added)
+
+    def remove(self, ids: Iterable[str]) -> int:
+        """Remove the vectors under ``ids`` (unknown ids are ignored).
+
+        Returns:
+            How many vectors were removed.
+        """
+        dropped = self._drop(ids)
+        self._sync(dropped)
+        return len(dropped)
+
+    def _drop(self, ids: Iterable[str]) -> np.ndarray:
+        """Forget the stored rows of ``ids`` and return their labels."""
+        rows = sorted({self._row[id_] for id_ in ids if id_ in self._row})
+        if not rows:
+            return np.empty(0, dtype=np.int64)
+        gone = self._labels[rows]
+        keep = np.ones(len(self._ids), dtype=bool)
+        keep[rows] = False
+        self._ids = [id_ for id_, kept in zip(self._ids, keep) if kept]
+        self._labels, self._vectors = self._labels[keep], self._vectors[keep]
+        self._row = {id_: i for i, id_ in enumerate(self._ids)}
+        for label in gone.tolist():
+            del self._id_of[label]
+        return gone
+
+    def _sync(self, dropped: np.ndarray, added: np.ndarray | None = None, vectors: np.ndarray | None = None) -> None:
+        """Bring the FAISS index in step with the stored vectors, or mark it stale for a rebuild."""
+        self._gpu = self._hidden = None
+        index = self._index
+        if index is None or self._kind != self._wanted_kind():
+            self._index, self._dead = None, set()
+            return
+        if len(dropped) and self._kind == "flat":
+            index.remove_ids(dropped)
+        elif len(dropped):  # HNSW cannot remove: hide the labels when searching until the rebuild
+            self._dead.update(dropped.tolist())
+        if added is not None and len(added):
+            index.add_with_ids(vectors, added)
+        if len(self._dead) > self.config.max_dead_fraction * len(self._ids):
+            self._index, self._dead = None, set()
+
+    def _wanted_kind(self) -> str:
+        return "hnsw" if len(self._ids) >= self.config.exact_limit else "flat"
+
+    def _ready(self) -> Any:
+        """The CPU FAISS index, rebuilt from the stored vectors if stale."""
+        if self._index is None:
+            faiss = _faiss()
+            self._kind = self._wanted_kind()
+            if self._kind == "hnsw":
+                inner = faiss.IndexHNSWFlat(self._dimension, self.config.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+                inner.hnsw.efConstruction = self.config.ef_construction
+                log.info("building an HNSW index over %d vectors", len(self._ids))
+            else:
+                inner = faiss.IndexFlatIP(self._dimension)
+            index = faiss.IndexIDMap2(inner)
+            if len(self._ids):
+                index.add_with_ids(self._vectors, self._labels)
+            self._index, self._dead, self._hidden = index, set(), None
+        return self._index
+
+    def _hnsw_params(self, k: int) -> Any:
+        """HNSW search parameters: the beam width, and a filter hiding removed labels."""
+        faiss = _faiss()
+        params = faiss.SearchParametersHNSW(efSearch=max(self.config.ef_search, k))
+        if self._dead:
+            if self._hidden is None:  # keep both selectors alive: FAISS holds plain pointers
+                batch = faiss.IDSelectorBatch(np.fromiter(self._dead, dtype=np.int64, count=len(self._dead)))
+                self._hidden = (batch, faiss.IDSelectorNot(batch))
+            params.sel = self._hidden[1]
+        return params
+
+    def _gpu_flat(self) -> Any:
+        """A flat index of the stored vectors on every GPU (rows are positions), or None."""
+        if self._kind != "flat" or not self.config.use_gpu:
+            return None
+        faiss = _faiss()
+        if getattr(faiss, "get_num_gpus", lambda: 0)() == 0:
+            return None
+        if self._gpu is None:
+            cpu = faiss.IndexFlatIP(self._dimension)
+            cpu.add(self._vectors)
+            self._gpu = faiss.index_cpu_to_all_gpus(cpu)
+        return self._gpu
+
+    def search(self, queries: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
+        """The ``k`` nearest ids to each query, best first, with inner-product scores.
+
+        Args:
+            queries: shape ``(n, dimension)``, or ``(dimension,)`` for one query.
+            k: results per query; fewer come back when the index holds fewer vectors.
+
+        Returns:
+            One list of ``(id, score)`` per query.
+
+        Raises:
+            KGQAError: the queries' dimension is not the index's.
+        """
+        array = self._check(queries)
+        if k < 1 or not self._ids or not len(array):
+            return [[] for _ in range(len(array))]
+        k = min(k, len(self._ids))
+        index = self._ready()
+        gpu = self._gpu_flat()
+        if gpu is not None:
+            scores, rows = gpu.search(array, k)
+            return [[(self._ids[r], float(s)) for r, s in zip(rr, ss) if r >= 0] for rr, ss in zip(rows, scores)]
+        if self._kind == "hnsw":
+            scores, labels = index.search(array, k, params=self._hnsw_params(k))
+        else:
+            scores, labels = index.search(array, k)
+        return [[(self._id_of[label], float(s)) for label, s in zip(ll.tolist(), ss) if label >= 0]
+                for ll, ss in zip(labels, scores)]

@@ -22,6 +22,7 @@ run: install
 	$(BIN)/kgqa index data/world.nt --kb $(KB)
 	$(BIN)/kgqa stats --kb $(KB)
 	$(BIN)/kgqa neighbors France --kb $(KB) --direction out --limit 12
+	$(BIN)/kgqa ask "What is the capital of France?" --kb $(KB)
 
 test: install-test
 	$(BIN)/ruff check kg retrieval model pipeline tests bench data
@@ -30,6 +31,7 @@ test: install-test
 
 bench: install-test
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/retrieval.py
 
 world: install-test
 	$(BIN)/python data/build_world.py --out data/world.nt

@@ -393,7 +393,7 @@ def _with_property_labels(state: _FileState, options: ReaderOptions) -> Iterator
         from kg.readers.wikidata_props import load_property_labels
 
         for entity in load_property_labels(options.property_labels, options.languages):
-            if entity.id not in state.names:
+            if entity.id in state.relations and entity.id not in state.names:  # only those used
                 yield entity
 
 

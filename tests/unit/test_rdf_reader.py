@@ -306,6 +306,8 @@ def test_property_labels_option(tmp_path: Path) -> None:
                   "P279\twikibase-item\tsubclass of\t子类\n")
     text = ("<http://www.wikidata.org/entity/Q1> <http://www.wikidata.org/prop/direct/P31> "
             "<http://www.wikidata.org/entity/Q2> .\n"
+            "<http://www.wikidata.org/entity/Q2> <http://www.wikidata.org/prop/direct/P279> "
+            "<http://www.wikidata.org/entity/Q3> .\n"
             "<http://www.wikidata.org/entity/P31> <http://www.w3.org/2000/01/rdf-schema#label> "
             '"is a"@en .\n')
     options = ReaderOptions(languages=("en", "zh"), property_labels=props)
@@ -313,6 +315,9 @@ def test_property_labels_option(tmp_path: Path) -> None:
     assert entities["P31"].label == "is a"  # the file's own label wins
     assert entities["P279"].kind is EntityKind.RELATION
     assert entities["P279"].label_in("zh") == "子类"
+    unused = "<http://www.wikidata.org/entity/Q1> <http://www.wikidata.org/prop/direct/P31> <http://x/y> .\n"
+    only_used = named(read_all(write(tmp_path, "q.nt", unused), "nt", options))
+    assert "P31" in only_used and "P279" not in only_used  # labels only for predicates in the file
 
 
 def real_file(name: str) -> Path:

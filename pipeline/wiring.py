@@ -1,6 +1,7 @@
 """Wiring: the concrete embedder, linker, path scorer and passage index behind ``KGQA``.
 
-The linker and the passage index live in the knowledge base directory (``linker/``,
+Relation paths are enumerated and followed in an in-memory ``GraphIndex`` read from the store
+once per session. The linker and the passage index live in the knowledge base directory (``linker/``,
 ``dense/``) and carry the store's applied change number they were built at; when the store has
 moved on they are rebuilt (linker) or synced (passages). Relation labels (Wikidata property
 names, RDF predicate labels) come from the relation entities of the store.
@@ -18,6 +19,7 @@ from kg.kb import KnowledgeBase
 from kg.stores.base import GraphStore
 from model.embedders import open_embedder
 from model.scorer import ZeroShotPathScorer
+from retrieval.graph_index import GraphIndex
 from retrieval.linker import EntityLinker
 from retrieval.passages import DensePassages
 from retrieval.paths import PathRetriever
@@ -32,7 +34,8 @@ def build_retriever(kb: KnowledgeBase, embedder_name: str, config: RetrieverConf
     embedder = open_embedder(embedder_name)
     seq = kb.store.applied_seq()
     linker, labels = _linker(kb.store, kb.directory / "linker", seq, progress)
-    paths = PathRetriever(kb.store, ZeroShotPathScorer(embedder), config.paths, labels)
+    graph = GraphIndex.from_store(kb.store)  # relation paths in milliseconds instead of Cypher round trips
+    paths = PathRetriever(graph, ZeroShotPathScorer(embedder), config.paths, labels)
     passages = None
     if any(s.passages for s in kb.catalog.sources()):
         passages = DensePassages.open(kb.catalog, kb.directory / "dense", embedder)

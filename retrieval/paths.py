@@ -20,8 +20,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
-from kg.stores.base import GraphPath, GraphStore, PathCount, RelationPath
+from kg.stores.base import GraphPath, PathCount, RelationPath
 from retrieval.base import PathScorer, RankedAnswer, ScoredPath
 
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
@@ -79,10 +80,18 @@ def mask(question: str, spans: Sequence[tuple[int, int]]) -> str:
     return re.sub(r"\s+", " ", re.sub(r"[\[\]]", " ", "".join(out))).strip()
 
 
+class PathSource(Protocol):
+    """Where relation paths come from: a ``GraphStore`` or the in-memory ``GraphIndex``."""
+
+    def relation_paths(self, start: str, max_hops: int = 3, limit: int = 10_000) -> list[PathCount]: ...
+
+    def follow(self, start: str, path: RelationPath, limit: int = 1000) -> list[GraphPath]: ...
+
+
 class PathRetriever:
     """Scores and instantiates relation paths around topic entities."""
 
-    def __init__(self, store: GraphStore, scorer: PathScorer, config: PathConfig = PathConfig(),
+    def __init__(self, store: PathSource, scorer: PathScorer, config: PathConfig = PathConfig(),
                  relation_labels: dict[str, str] | None = None) -> None:
         self.store = store
         self.scorer = scorer

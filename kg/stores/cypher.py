@@ -32,8 +32,9 @@ def chain(directions: tuple[bool, ...]) -> str:
 def distinct_edges(hops: int) -> str:
     """A predicate that no edge is used twice in a path (Neo4j's relationship isomorphism).
 
-    Written as ``NOT (a = b OR ...)``: LadybugDB 0.22 mis-plans the equivalent conjunction of
-    ``<>`` tests on three hops and returns paths that reuse an edge.
+    Written as ``NOT (a = b OR ...)`` and applied after ``WITH *``: LadybugDB 0.22 pushes
+    filters on relationship properties into multi-hop pattern matching wrongly (it returned
+    paths that reuse an edge, and missed valid ones); filtering after the match is correct.
     """
     pairs = [f"r{i}.key = r{j}.key" for i, j in itertools.combinations(range(1, hops + 1), 2)]
     return f"NOT ({' OR '.join(pairs)})" if pairs else "true"
@@ -45,14 +46,14 @@ def follow_query(path: RelationPath) -> str:
     where = " AND ".join([f"r{i}.p = $p{i}" for i in range(1, n + 1)] + [distinct_edges(n)])
     cols = ", ".join([f"n{i}.id" for i in range(n + 1)]
                      + [f"r{i}.key, r{i}.src, r{i}.line, r{i}.q" for i in range(1, n + 1)])
-    return f"MATCH {chain(tuple(s.forward for s in path))} WHERE {where} RETURN {cols} LIMIT $limit"
+    return f"MATCH {chain(tuple(s.forward for s in path))} WITH * WHERE {where} RETURN {cols} LIMIT $limit"
 
 
 def path_count_query(directions: tuple[bool, ...]) -> str:
     """Relation paths of one direction pattern from ``$start``, with counts."""
     n = len(directions)
     preds = ", ".join(f"r{i}.p AS p{i}" for i in range(1, n + 1))
-    return (f"MATCH {chain(directions)} WHERE {distinct_edges(n)} "
+    return (f"MATCH {chain(directions)} WITH * WHERE {distinct_edges(n)} "
             f"RETURN {preds}, count(*) AS npaths, count(DISTINCT n{n}.id) AS nends")
 
 

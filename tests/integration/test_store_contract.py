@@ -168,3 +168,36 @@ def test_scan_entities_with_degrees(kb: KnowledgeBase, tmp_path: Path) -> None:
     assert [len(b) for b in batches] == [5, 5, 2]
     degrees = {e.id: d for batch in batches for e, d in batch}
     assert degrees["William Dieterle"] == 3 and degrees["Vamp"] == 1 and degrees["Kismet"] == 3
+
+
+def brute_force_follow(rows: list[tuple[str, str, str]], start: str, path: RelationPath) -> set[tuple[str, ...]]:
+    """Node sequences of every path along ``path`` that uses no edge twice."""
+    found: set[tuple[str, ...]] = set()
+
+    def walk(nodes: tuple[str, ...], used: frozenset[tuple[str, str, str]]) -> None:
+        if len(nodes) == len(path) + 1:
+            found.add(nodes)
+            return
+        step = path[len(nodes) - 1]
+        for e in rows:
+            s, p, o = e
+            if p != step.predicate or e in used:
+                continue
+            here, there = (s, o) if step.forward else (o, s)
+            if here == nodes[-1]:
+                walk((*nodes, there), used | {e})
+
+    walk((start,), frozenset())
+    return found
+
+
+def test_follow_matches_brute_force_on_a_random_graph(kb: KnowledgeBase, tmp_path: Path) -> None:
+    import random
+
+    rng = random.Random(3)
+    rows = sorted({(f"n{rng.randrange(12)}", f"p{rng.randrange(3)}", f"n{rng.randrange(12)}") for _ in range(60)})
+    kb.index(write_movies(tmp_path / "random.txt", rows))
+    for start in ("n0", "n1", "n5"):
+        for count in kb.store.relation_paths(start, max_hops=3):
+            got = {p.nodes for p in kb.store.follow(start, count.path, limit=10_000)}
+            assert got == brute_force_follow(rows, start, count.path), (start, count.path)

@@ -41,7 +41,7 @@ import math
 import os
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -55,6 +55,7 @@ from kg.base import Entity, EntityKind
 from kg.errors import SourceFormatError
 from kg.stores.base import GraphStore
 from retrieval.base import Candidate, Mention
+from retrieval.normalize import no_space, normalize, normalize_mapped
 
 log = logging.getLogger(__name__)
 
@@ -68,11 +69,7 @@ no yes so if then than too very can could will would shall should may might must
 some each both more most other such own same up down out over under again off s t ll re ve d m
 什么 哪里 哪个 哪些 谁 是 的 了 在 和 与 吗 呢 怎么 为什么 多少 哪 几
 """.split())
-_ASCII_WORD = re.compile(r"[A-Za-z0-9]+")
-_NO_SPACE = ((0x0E00, 0x0E7F), (0x3040, 0x30FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF),
-             (0x20000, 0x3134F))  # Thai, kana, CJK ideographs (ext A, unified, compatibility, ext B+)
 _LOG_POPULAR = math.log1p(10_000)  # a degree that counts as fully popular, whatever the graph
-_LATIN_EXTRA = str.maketrans({"ø": "o", "æ": "ae", "œ": "oe", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "ı": "i"})
 
 
 class TextEmbedder(Protocol):
@@ -119,75 +116,6 @@ class LinkerConfig:
             raise ValueError("weights must be four non-negative numbers summing to 1")
 
 
-# --- normalization ---------------------------------------------------------------------------
-
-def _no_space(ch: str) -> bool:
-    code = ord(ch)
-    return code >= 0x0E00 and any(lo <= code <= hi for lo, hi in _NO_SPACE)
-
-
-def _is_latin(ch: str) -> bool:
-    code = ord(ch)
-    return ch.isascii() or 0xC0 <= code <= 0x24F or 0x1E00 <= code <= 0x1EFF
-
-
-@lru_cache(maxsize=1 << 16)
-def _fold(cluster: str) -> str:
-    """One base character with its marks, normalized (may be empty, a space or several chars)."""
-    text = unicodedata.normalize("NFKC", cluster).casefold()
-    decomposed = unicodedata.normalize("NFKD", text)
-    if decomposed and _is_latin(decomposed[0]):
-        text = "".join(c for c in decomposed if not unicodedata.combining(c)).translate(_LATIN_EXTRA)
-    return "".join(c if unicodedata.category(c)[0] in "LNM" else " " for c in text)
-
-
-def _clusters(text: str) -> Iterable[tuple[int, int]]:
-    """(start, end) of each base character and the combining marks that follow it."""
-    i, n = 0, len(text)
-    while i < n:
-        j = i + 1
-        while j < n and unicodedata.category(text[j])[0] == "M":
-            j += 1
-        yield i, j
-        i = j
-
-
-def _normalize_mapped(text: str) -> tuple[str, list[int], list[int]]:
-    """``normalize(text)`` and, per output character, the original span it came from."""
-    chars: list[str] = []
-    starts: list[int] = []
-    ends: list[int] = []
-    if text.isascii():  # fast path, same result: ASCII letters and digits are the only words
-        for m in _ASCII_WORD.finditer(text):
-            if chars:
-                chars.append(" ")
-                starts.append(ends[-1])
-                ends.append(m.start())
-            chars.extend(m.group().lower())
-            starts.extend(range(m.start(), m.end()))
-            ends.extend(range(m.start() + 1, m.end() + 1))
-        return "".join(chars), starts, ends
-    for begin, end in _clusters(text):
-        for ch in _fold(text[begin:end]):
-            if ch == " " and (not chars or chars[-1] == " "):
-                continue
-            if len(chars) > 1 and chars[-1] == " " and _no_space(ch) and _no_space(chars[-2]):
-                chars.pop(), starts.pop(), ends.pop()
-            chars.append(ch)
-            starts.append(begin)
-            ends.append(end)
-    if chars and chars[-1] == " ":
-        chars.pop(), starts.pop(), ends.pop()
-    return "".join(chars), starts, ends
-
-
-def normalize(text: str) -> str:
-    """The matching form of ``text`` (see the module docstring): "Amélie" -> "amelie", "ＡＢＣ" -> "abc"."""
-    if text.isascii():
-        return " ".join(_ASCII_WORD.findall(text)).lower()
-    return _normalize_mapped(text)[0]
-
-
 @lru_cache(maxsize=1 << 16)
 def _shape(text: str) -> str:
     """Letters and digits only, case and accents kept: what "exact capitalization" compares."""
@@ -228,7 +156,7 @@ def _boundary(norm: str, i: int) -> bool:
     """Whether a mention may start or end at ``i`` (no word boundary needed next to CJK)."""
     if i <= 0 or i >= len(norm) or norm[i - 1] == " " or norm[i] == " ":
         return True
-    return _no_space(norm[i - 1]) or _no_space(norm[i])
+    return no_space(norm[i - 1]) or no_space(norm[i])
 
 
 def _tokens(norm: str) -> list[tuple[int, int]]:
@@ -237,7 +165,7 @@ def _tokens(norm: str) -> list[tuple[int, int]]:
     for m in re.finditer(r"\S+", norm):
         start = m.start()
         for i in range(m.start(), m.end()):
-            if _no_space(norm[i]):
+            if no_space(norm[i]):
                 if start < i:
                     spans.append((start, i))
                 spans.append((i, i + 1))
@@ -249,7 +177,7 @@ def _tokens(norm: str) -> list[tuple[int, int]]:
 
 def _weight(text: str) -> int:
     """Span length for scoring: a CJK character carries about as much as three Latin letters."""
-    return sum(3 if _no_space(c) else 1 for c in text if c != " ")
+    return sum(3 if no_space(c) else 1 for c in text if c != " ")
 
 
 def _proper(span: str, at_start: bool) -> float:
@@ -446,7 +374,7 @@ class EntityLinker:
         """
         if k < 1:
             raise ValueError("k must be at least 1")
-        q = _Question(question, *_normalize_mapped(question))
+        q = _Question(question, *normalize_mapped(question))
         if not q.norm:
             return []
         groups = self._exact(q)
@@ -545,7 +473,7 @@ class EntityLinker:
         tokens = _tokens(norm)
         if len(tokens) > self.config.max_fallback_tokens:
             return []
-        longest = [self.config.max_ngram * (2 if _no_space(norm[a]) else 1) for a, _ in tokens]  # CJK: chars
+        longest = [self.config.max_ngram * (2 if no_space(norm[a]) else 1) for a, _ in tokens]  # CJK: chars
         return [(a, tokens[j][1]) for i, (a, b) in enumerate(tokens) if norm[a:b] not in STOPWORDS
                 for j in range(i, min(i + longest[i], len(tokens))) if norm[slice(*tokens[j])] not in STOPWORDS]
 
@@ -590,7 +518,7 @@ class EntityLinker:
         words, changed = [], False
         for a, b in tokens:
             word = norm[a:b]
-            if (len(word) >= self.config.fuzzy_min_chars and word not in self._vocabulary and not _no_space(word[0])
+            if (len(word) >= self.config.fuzzy_min_chars and word not in self._vocabulary and not no_space(word[0])
                     and all(b <= x or a >= y for x, y in covered)):
                 lo = bisect.bisect_left(self._lengths, math.ceil(len(word) * ratio / (2 - ratio)))
                 hi = bisect.bisect_right(self._lengths, math.floor(len(word) * (2 - ratio) / ratio))

@@ -300,12 +300,18 @@ class Catalog:
     def clear_journal(self, source_id: int) -> None:
         self.db.execute("DELETE FROM journal WHERE source_id = ?", (source_id,))
 
-    def keyed_passages(self) -> dict[int, Passage]:
-        """Every stored passage by its key."""
+    def passage_keys(self) -> set[int]:
+        """The keys of every stored passage."""
+        return {int(k) for (k,) in self.db.execute("SELECT key FROM passages")}
+
+    def keyed_passages(self, keys: list[int] | None = None) -> dict[int, Passage]:
+        """Stored passages by key (all, or those with the given keys)."""
         query = "SELECT p.key, p.id, p.text, p.title, p.entities, s.name, p.line, p.offset FROM passages p " \
-                "JOIN sources s ON s.id = p.source_id ORDER BY p.key"
+                "JOIN sources s ON s.id = p.source_id"
+        rows = (self.db.execute(query + " ORDER BY p.key").fetchall() if keys is None else
+                [r for k in keys for r in self.db.execute(query + " WHERE p.key = ?", (k,))])
         return {int(key): Passage(i, text, title, tuple(json.loads(ents or "[]")), Provenance(src, line, off))
-                for key, i, text, title, ents, src, line, off in self.db.execute(query)}
+                for key, i, text, title, ents, src, line, off in rows}
 
     def passages(self, keys: list[int] | None = None) -> list[Passage]:
         """Stored passages (all, or those with the given keys)."""

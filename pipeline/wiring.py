@@ -36,9 +36,7 @@ def build_retriever(kb: KnowledgeBase, embedder_name: str, config: RetrieverConf
     linker, labels = _linker(kb.store, kb.directory / "linker", seq, progress)
     graph = GraphIndex.from_store(kb.store)  # relation paths in milliseconds instead of Cypher round trips
     paths = PathRetriever(graph, ZeroShotPathScorer(embedder), config.paths, labels)
-    passages = None
-    if any(s.passages for s in kb.catalog.sources()):
-        passages = DensePassages.open(kb.catalog, kb.directory / "dense", embedder)
+    passages = DensePassages.open(kb.catalog, kb.store, kb.directory / "dense", embedder)
     return HybridRetriever(kb.store, linker, paths, passages, config)
 
 

@@ -1,25 +1,36 @@
-"""Dense passage retrieval: the catalog's passages, chunked, embedded into a FAISS index.
+"""Dense passage retrieval: passages and entity descriptions, embedded into a FAISS index.
 
-Passages are split into retrieval units with llama-index-core's ``SentenceSplitter`` (its
-tokenizer data ships in the wheel, so it runs offline); each chunk's id is
-``<passage key>:<chunk>``. ``sync`` brings the index in step with the catalog: chunks of new
-passages are embedded and added, those of removed passages are removed.
+Two kinds of retrieval unit share one ``VectorIndex``:
+
+- chunks of the catalog's passages, split with llama-index-core's ``SentenceSplitter`` (its
+  tokenizer data ships in the wheel, so it runs offline), id ``p:<passage key>:<chunk>``;
+- entity descriptions from the graph ("France: country in Western Europe"), id
+  ``e:<description hash>:<entity id>``, so a changed description gets a new id.
+
+``sync`` brings the index in step with the catalog and the store, embedding only what is new
+and removing what is gone; it runs when the store's applied change number has moved since the
+last sync (stamped in the index folder). A hit is resolved to its text when it is returned, so
+nothing but the index is held in memory.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from dataclasses import replace
 from pathlib import Path
 
 from kg.base import Passage, Provenance
 from kg.catalog import Catalog
+from kg.stores.base import GraphStore
 from model.base import Embedder
 from retrieval.dense import VectorIndex
 
 log = logging.getLogger(__name__)
 CHUNK_TOKENS = 200
 CHUNK_OVERLAP = 20
+STAMP = "synced_at_seq.json"
 
 
 def chunk(passage: Passage, tokens: int = CHUNK_TOKENS) -> list[Passage]:
@@ -30,59 +41,85 @@ def chunk(passage: Passage, tokens: int = CHUNK_TOKENS) -> list[Passage]:
 
     parts = SentenceSplitter(chunk_size=tokens, chunk_overlap=CHUNK_OVERLAP).split_text(passage.text)
     base = passage.provenance or Provenance("")
-    out, offset = [], base.offset or 0
+    out = []
     for i, text in enumerate(parts):
-        found = passage.text.find(text[:40])
+        found = max(passage.text.find(text[:40]), 0)
         out.append(replace(passage, id=f"{passage.id}#{i}", text=text,
-                           provenance=Provenance(base.source, base.line, offset + max(found, 0))))
+                           provenance=Provenance(base.source, base.line, (base.offset or 0) + found)))
     return out
 
 
-class DensePassages:
-    """Searches the catalog's passages through a vector index."""
+def description_id(entity_id: str, label: str, description: str) -> str:
+    digest = hashlib.blake2b(f"{label}\x1f{description}".encode(), digest_size=6).hexdigest()
+    return f"e:{digest}:{entity_id}"
 
-    def __init__(self, catalog: Catalog, index: VectorIndex, embedder: Embedder) -> None:
+
+class DensePassages:
+    """Searches passage chunks and entity descriptions through a vector index."""
+
+    def __init__(self, catalog: Catalog, store: GraphStore, index: VectorIndex, embedder: Embedder) -> None:
         self.catalog = catalog
+        self.store = store
         self.index = index
         self.embedder = embedder
-        self._chunks: dict[str, Passage] = {}
 
     @classmethod
-    def open(cls, catalog: Catalog, directory: Path, embedder: Embedder) -> DensePassages:
-        """Open (or create) the index in ``directory`` and sync it with the catalog."""
-        if (directory / "manifest.json").exists():
+    def open(cls, catalog: Catalog, store: GraphStore, directory: Path, embedder: Embedder) -> DensePassages:
+        """Open (or create) the index in ``directory`` and sync it if the store has moved on."""
+        if VectorIndex.exists(directory):
             index = VectorIndex.open(directory)
         else:
             index = VectorIndex.create(directory, embedder.dimension, embedder.name)
-        found = cls(catalog, index, embedder)
-        found.sync()
+        found = cls(catalog, store, index, embedder)
+        stamp, seq = directory / STAMP, store.applied_seq()
+        if not stamp.exists() or json.loads(stamp.read_text()).get("seq") != seq:
+            found.sync()
+            stamp.write_text(json.dumps({"seq": seq}))
         return found
 
     def sync(self) -> tuple[int, int]:
-        """Add chunks of new passages and remove those of removed passages; (added, removed)."""
-        keyed = self.catalog.keyed_passages()
-        self._chunks = {f"{key}:{i}": c for key, p in keyed.items() for i, c in enumerate(chunk(p))}
+        """Embed new units and remove gone ones; returns (added, removed)."""
         have = set(self.index.ids())
-        new = [cid for cid in self._chunks if cid not in have]
-        gone = [cid for cid in have if cid not in self._chunks]
+        keys = self.catalog.passage_keys()
+        have_keys = {int(i.split(":")[1]) for i in have if i.startswith("p:")}
+        units: dict[str, str] = {}
+        for key, passage in self.catalog.keyed_passages(sorted(keys - have_keys)).items():
+            units.update((f"p:{key}:{i}", _embed_text(c)) for i, c in enumerate(chunk(passage)))
+        descriptions = {description_id(e.id, e.label or e.id, e.description): f"{e.label or e.id}: {e.description}"
+                        for batch in self.store.scan_entities() for e, _ in batch if e.description}
+        units.update((i, text) for i, text in descriptions.items() if i not in have)
+        gone = [i for i in have if (i.startswith("p:") and int(i.split(":")[1]) not in keys)
+                or (i.startswith("e:") and i not in descriptions)]
         if gone:
             self.index.remove(gone)
-        if new:
-            vectors = self.embedder.passage([_embed_text(self._chunks[c]) for c in new])
-            self.index.add(new, vectors)
-        if new or gone:
+        if units:
+            ids = list(units)
+            self.index.add(ids, self.embedder.passage([units[i] for i in ids]))
+        if units or gone:
             self.index.save()
-            log.info("passage index: +%d -%d chunks", len(new), len(gone))
-        return len(new), len(gone)
+            log.info("dense index: +%d -%d units", len(units), len(gone))
+        return len(units), len(gone)
 
     def search(self, question: str, n: int) -> list[tuple[Passage, float]]:
+        """The ``n`` best passage chunks and entity descriptions for ``question``."""
         if not len(self.index):
             return []
         hits = self.index.search(self.embedder.query([question]), n)[0]
-        return [(self._chunks[cid], score) for cid, score in hits if cid in self._chunks]
+        return [(p, score) for p, score in ((self._resolve(uid), score) for uid, score in hits) if p is not None]
+
+    def _resolve(self, uid: str) -> Passage | None:
+        kind, key, rest = uid.split(":", 2)
+        if kind == "p":
+            found = self.catalog.keyed_passages([int(key)]).get(int(key))
+            chunks = chunk(found) if found else []
+            return chunks[int(rest)] if int(rest) < len(chunks) else None
+        entity = self.store.entities([rest]).get(rest)
+        if entity is None or not entity.description:
+            return None
+        prov = entity.provenance or Provenance("graph")
+        return Passage(uid, f"{entity.label or entity.id}: {entity.description}", entity.label, (entity.id,),
+                       Provenance(prov.source, prov.line))
 
 
 def _embed_text(passage: Passage) -> str:
     return f"{passage.title}: {passage.text}" if passage.title else passage.text
-
-

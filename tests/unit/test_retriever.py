@@ -106,3 +106,27 @@ def test_cli_ask_json(qa: KGQA, capsys: pytest.CaptureFixture[str]) -> None:
     assert text.startswith("Answer: ") and "Evidence:" in text and "[movies.txt:" in text
     assert main(["ask", "", "--kb", kb, "--embedder", "hashing"]) == 0
     assert "Please ask a question." in capsys.readouterr().out
+
+
+def test_dense_index_follows_passages_and_descriptions(tmp_path: Path) -> None:
+    nt = tmp_path / "world.nt"
+    desc = "<http://schema.org/description>"
+    nt.write_text(f'<http://x/France> <http://www.w3.org/2000/01/rdf-schema#label> "France"@en .\n'
+                  f'<http://x/France> {desc} "country in Western Europe"@en .\n'
+                  f'<http://x/France> <http://x/capital> <http://x/Paris> .\n')
+    wiki = tmp_path / "wiki.jsonl"
+    wiki.write_text("".join(json.dumps(p) + "\n" for p in PASSAGES))
+    with KGQA.open(tmp_path / "kb", progress=False, embedder="hashing") as qa:
+        qa.index(nt)
+        qa.index(wiki)
+        units = set(qa.retriever().passages.index.ids())  # type: ignore[union-attr]
+        assert sum(u.startswith("p:") for u in units) == 2 and sum(u.startswith("e:") for u in units) == 1
+        hits = qa.retriever().passages.search("country in Western Europe", 1)  # type: ignore[union-attr]
+        assert hits[0][0].text == "France: country in Western Europe" and hits[0][0].entities == ("http://x/France",)
+        nt.write_text(nt.read_text().replace("Western Europe", "Europe"))
+        qa.index(nt)
+        qa.remove(wiki)
+        units = set(qa.retriever().passages.index.ids())  # type: ignore[union-attr]
+        assert not any(u.startswith("p:") for u in units) and len(units) == 1
+        text = qa.retriever().passages.search("country", 1)[0][0].text  # type: ignore[union-attr]
+        assert text == "France: country in Europe"

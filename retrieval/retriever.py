@@ -12,15 +12,16 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from kg.base import Passage
 from kg.stores.base import GraphStore
-from retrieval.base import Mention, Retrieval, ScoredPath
+from retrieval.base import Evidence, Mention, RankedAnswer, Retrieval, ScoredPath
 from retrieval.fusion import build_prompt, fuse
 from retrieval.paths import PathConfig, PathRetriever, mask, rank_answers
 
 MAX_QUESTION = 2000
+T = TypeVar("T")
 
 
 class Linker(Protocol):
@@ -106,17 +107,15 @@ class HybridRetriever:
         return {i: (found[i].label or i) if i in found else self.paths.labels.get(i, i) for i in ids}
 
     @staticmethod
-    def _timed(timings: dict[str, float], name: str, work: Callable[[], list]) -> list:  # type: ignore[type-arg]
+    def _timed(timings: dict[str, float], name: str, work: Callable[[], T]) -> T:
         start = time.perf_counter()
         result = work()
         timings[name] = round((time.perf_counter() - start) * 1000, 2)
         return result
 
 
-def _cite(answers: Sequence, evidence: Sequence) -> list:  # type: ignore[type-arg]
+def _cite(answers: Sequence[RankedAnswer], evidence: Sequence[Evidence]) -> list[RankedAnswer]:
     """Attach to each answer the numbers of the path evidence that ends in it."""
-    from retrieval.base import RankedAnswer
-
     ends: dict[str, list[int]] = {}
     for e in evidence:
         if e.path is not None:

@@ -80,7 +80,7 @@ class _Run:
 
     def state(self) -> SourceState:
         """What the source contributes after this run (before removals of missing records)."""
-        keys = np.unique(np.concatenate([self.old.keys, *self.added_keys]))
+        keys = np.sort(np.concatenate([self.old.keys, *self.added_keys]))  # disjoint and unique already
         nodes = str_union(self.old.nodes, np.array(self.added_nodes, dtype=object))
         pkeys = np.array(sorted(self.old_pkeys | self.seen_pkeys), dtype=np.int64)
         ids = sorted(self.records)
@@ -241,8 +241,8 @@ class Indexer:
 
     def _remove_missing(self, record: SourceRecord, run: _Run, state: SourceState) -> int:
         """Delete what the old version had and this one lacks; ``state`` is updated to match."""
-        gone_keys = state.keys[~np.fromiter((k in run.seen_keys for k in state.keys.tolist()), bool,
-                                            len(state.keys))]
+        old = run.old.keys  # what this run added was seen, so only the old keys can be gone
+        gone_keys = old[~np.fromiter((k in run.seen_keys for k in old.tolist()), bool, len(old))]
         gone_nodes = str_diff(state.nodes, run.seen_nodes)
         gone_pkeys = np.array(sorted(run.old_pkeys - run.seen_pkeys), dtype=np.int64)
         if not (len(gone_keys) or len(gone_nodes) or len(gone_pkeys)):

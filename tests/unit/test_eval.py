@@ -14,16 +14,8 @@ from pipeline import KGQA
 from pipeline.cli import main
 from pipeline.eval import Prediction, Question, metrics, read_questions, sample, summarize
 from retrieval.baselines import DenseBaseline
+from tests.movies import MOVIES
 
-MOVIES = """\
-Kismet|directed_by|William Dieterle
-Kismet|release_year|1944
-Kismet|starred_actors|Marlene Dietrich
-Dark City|directed_by|William Dieterle
-Dark City|release_year|1950
-Vamp|directed_by|Richard Wenk
-Vamp|release_year|1986
-"""
 QUESTIONS = """\
 who directed [Kismet]\tWilliam Dieterle
 when was [Vamp] released\t1986

@@ -13,16 +13,8 @@ from pipeline import KGQA
 from pipeline.cli import main
 from retrieval.paths import PathConfig
 from retrieval.retriever import RetrieverConfig
+from tests.movies import MOVIES
 
-MOVIES = """\
-Kismet|directed_by|William Dieterle
-Kismet|release_year|1944
-Kismet|starred_actors|Marlene Dietrich
-Dark City|directed_by|William Dieterle
-Dark City|release_year|1950
-Vamp|directed_by|Richard Wenk
-Vamp|release_year|1986
-"""
 PASSAGES = [
     {"id": "k", "title": "Kismet", "text": "Kismet is a 1944 film directed by William Dieterle."},
     {"id": "v", "title": "Vamp", "text": "Vamp is a 1986 comedy horror film written and directed by Richard Wenk."},

@@ -122,3 +122,18 @@ def test_dense_index_follows_passages_and_descriptions(tmp_path: Path) -> None:
         assert not any(u.startswith("p:") for u in units) and len(units) == 1
         text = qa.retriever().passages.search("country", 1)[0][0].text  # type: ignore[union-attr]
         assert text == "France: country in Europe"
+
+
+def test_long_passages_are_chunked_with_offsets() -> None:
+    from kg.base import Passage, Provenance
+    from retrieval.passages import chunk
+
+    text = " ".join(f"Sentence {i} says something about the film Kismet and its director." for i in range(150))
+    parts = chunk(Passage("p", text, "Kismet", (), Provenance("wiki.txt", None, 100)))
+    assert len(parts) > 3 and [p.id for p in parts[:2]] == ["p#0", "p#1"]
+    offsets = [p.provenance.offset for p in parts if p.provenance and p.provenance.offset is not None]
+    assert offsets == sorted(offsets) and offsets[0] == 100
+    for part, offset in zip(parts, offsets):
+        assert text[offset - 100:].startswith(part.text[:40])
+    short = Passage("q", "A short passage.", None, (), None)
+    assert chunk(short) == [short]

@@ -313,15 +313,6 @@ class Catalog:
         return {int(key): Passage(i, text, title, tuple(json.loads(ents or "[]")), Provenance(src, line, off))
                 for key, i, text, title, ents, src, line, off in rows}
 
-    def passages(self, keys: list[int] | None = None) -> list[Passage]:
-        """Stored passages (all, or those with the given keys)."""
-        query = "SELECT p.id, p.text, p.title, p.entities, s.name, p.line, p.offset FROM passages p " \
-                "JOIN sources s ON s.id = p.source_id"
-        rows = (self.db.execute(query + " ORDER BY p.key").fetchall() if keys is None else
-                [r for k in keys for r in self.db.execute(query + " WHERE p.key = ?", (k,))])
-        return [Passage(i, text, title, tuple(json.loads(ents or "[]")), Provenance(src, line, off))
-                for i, text, title, ents, src, line, off in rows]
-
 
 def _record(row: tuple[Any, ...]) -> SourceRecord:
     (id_, name, path, fmt, options, hash_, size, mtime, triples, entities, passages, skipped, state,

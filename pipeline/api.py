@@ -19,7 +19,7 @@ from kg.ingest import IndexReport
 from kg.kb import KnowledgeBase
 from kg.readers import ReaderOptions
 from kg.stores import Direction, Edge
-from retrieval.base import Retrieval
+from retrieval.base import Mention, Retrieval
 from retrieval.retriever import HybridRetriever, RetrieverConfig
 
 
@@ -55,11 +55,11 @@ class KGQA:
             self._retriever = build_retriever(self.kb, self.embedder_name, self.config, self.kb.progress)
         return self._retriever
 
-    def retrieve(self, question: str, k: int | None = None,
-                 history: Sequence[tuple[str, str]] = ()) -> Retrieval:
+    def retrieve(self, question: str, k: int | None = None, history: Sequence[tuple[str, str]] = (),
+                  mentions: Sequence[Mention] | None = None) -> Retrieval:
         """Linked entities, scored relation paths, concrete paths, passages, fused evidence,
-        the prompt, ranked answers and timings for ``question``."""
-        return self.retriever().retrieve(question, k, history)
+        the prompt, ranked answers and timings for ``question``; ``mentions`` replace the linker."""
+        return self.retriever().retrieve(question, k, history, mentions)
 
     def index(self, path: str | Path, fmt: str | None = None,
               options: ReaderOptions = ReaderOptions()) -> IndexReport:

@@ -31,10 +31,7 @@ from tqdm import tqdm
 
 from kg.errors import KGQAError, SourceFormatError
 from pipeline.api import KGQA
-from retrieval.base import RankedAnswer
-from retrieval.fusion import fuse
-from retrieval.paths import mask, rank_answers
-from retrieval.retriever import _cite
+from retrieval.base import Candidate, Mention
 
 log = logging.getLogger(__name__)
 FORMATS = ("metaqa", "tsv")
@@ -156,28 +153,22 @@ class KGQASystem:
         start = time.perf_counter()
         linked: str | None
         if self.topic_given and question.topic:
-            answers, cited = self._with_topic(question, question.topic)
+            r = self.qa.retrieve(question.text, mentions=[_given(question, question.topic)])
             linked = None
         else:
             r = self.qa.retrieve(question.text)
-            answers = list(r.answers)
-            cited = [e.content for e in r.evidence if e.kind == "path"]
             linked = r.mentions[0].best.id if r.mentions and r.mentions[0].candidates else None
+        answers = list(r.answers)
+        cited = [e.content for e in r.evidence if e.kind == "path"]
         ms = (time.perf_counter() - start) * 1000
         return Prediction(question, tuple(a.id for a in answers), tuple(cited),
                           sum(not a.evidence for a in answers), ms, linked, linked is not None or not self.topic_given)
 
-    def _with_topic(self, question: Question, topic: str) -> tuple[list[RankedAnswer], list[str]]:
-        retriever = self.qa.retriever()
-        spans = [question.topic_span] if question.topic_span else []
-        masked = mask(question.text, spans) if spans else question.text
-        chosen = retriever.paths.retrieve(masked or question.text, [(topic, 1.0)])
-        nodes = {n for sp in chosen for gp in sp.paths for n in gp.nodes}
-        labels = retriever.paths.labels | self.qa.labels(sorted(nodes))
-        exclude = [topic] if retriever.config.paths.exclude_topic else []
-        graph = [(gp, sp.score) for sp in chosen for gp in sp.paths]
-        evidence = fuse(graph, [], lambda i: labels.get(i, i), retriever.config.evidence)
-        return _cite(rank_answers(chosen, labels, exclude), evidence), [e.content for e in evidence]
+
+def _given(question: Question, topic: str) -> Mention:
+    """The gold topic as a mention, at its span in the question when known."""
+    start, end = question.topic_span or (0, 0)
+    return Mention(question.text[start:end], start, end, (Candidate(topic, topic, 1.0, "given"),))
 
 
 class DenseSystem:

@@ -62,31 +62,36 @@ class HybridRetriever:
         self.passages = passages
         self.config = config
 
-    def retrieve(self, question: str, k: int | None = None,
-                 history: Sequence[tuple[str, str]] = ()) -> Retrieval:
-        """Everything found for ``question``; ``k`` overrides the number of evidence items."""
+    def retrieve(self, question: str, k: int | None = None, history: Sequence[tuple[str, str]] = (),
+                 mentions: Sequence[Mention] | None = None) -> Retrieval:
+        """Everything found for ``question``; ``k`` overrides the number of evidence items.
+
+        ``mentions``, when given, replace the linker (a known topic entity, as in evaluation with
+        the topic given); their offsets refer to the question with surrounding spaces stripped.
+        """
         timings: dict[str, float] = {}
         text = question.strip()[:MAX_QUESTION]
         if not re.search(r"\w", text):
             return Retrieval(question, (), (), (), (), (), build_prompt(question, []), timings,
                              note="empty question")
-        mentions = self._timed(timings, "link", lambda: self.linker.link(text, 5))
-        chosen = self._timed(timings, "paths", lambda: self._paths(text, mentions))
+        found = list(mentions) if mentions is not None else \
+            self._timed(timings, "link", lambda: self.linker.link(text, 5))
+        chosen = self._timed(timings, "paths", lambda: self._paths(text, found))
         passages = self._timed(timings, "passages", lambda: self._passages(text))
         start = time.perf_counter()
         ids = {n for sp in chosen for gp in sp.paths for n in gp.nodes}
         ids |= {s.predicate for sp in chosen for s in sp.path}
         labels = self._labels(ids)
-        topics = [m.candidates[i].id for m in mentions[: self.config.topics]
+        topics = [m.candidates[i].id for m in found[: self.config.topics]
                   for i in range(min(self.config.candidates, len(m.candidates)))]
         exclude = topics if self.config.paths.exclude_topic else []
         answers = rank_answers(chosen, labels, exclude)
         graph = [(gp, sp.score) for sp in chosen for gp in sp.paths]
         evidence = fuse(graph, passages, lambda i: labels.get(i, i), k or self.config.evidence)
-        answers = _cite(answers, evidence)
+        answers = cite(answers, evidence)
         timings["fuse"] = round((time.perf_counter() - start) * 1000, 2)
-        note = None if mentions else "no entity found"
-        return Retrieval(question, tuple(mentions), tuple(chosen), tuple(answers), tuple(passages),
+        note = None if found else "no entity found"
+        return Retrieval(question, tuple(found), tuple(chosen), tuple(answers), tuple(passages),
                          tuple(evidence), build_prompt(question, evidence, history), timings, note)
 
     def _paths(self, question: str, mentions: list[Mention]) -> list[ScoredPath]:
@@ -114,7 +119,7 @@ class HybridRetriever:
         return result
 
 
-def _cite(answers: Sequence[RankedAnswer], evidence: Sequence[Evidence]) -> list[RankedAnswer]:
+def cite(answers: Sequence[RankedAnswer], evidence: Sequence[Evidence]) -> list[RankedAnswer]:
     """Attach to each answer the numbers of the path evidence that ends in it."""
     ends: dict[str, list[int]] = {}
     for e in evidence:

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
-from kg.base import EntityKind
+from kg.base import Entity, EntityKind
 from kg.errors import KGQAError
 from kg.kb import KnowledgeBase
 from kg.stores.base import GraphStore
@@ -48,9 +49,14 @@ def _linker(store: GraphStore, directory: Path, seq: int, progress: bool) -> tup
             return linker, json.loads((directory / "relations.json").read_text())
         except (OSError, ValueError, KGQAError) as exc:
             log.warning("rebuilding the entity linker: %s", exc)
-    linker = EntityLinker.build(store, progress=progress)
-    labels = {e.id: e.label for batch in store.scan_entities() for e, _ in batch
-              if e.kind is EntityKind.RELATION and e.label}
+    labels: dict[str, str] = {}
+
+    def batches() -> Iterator[list[tuple[Entity, int]]]:  # one scan feeds the linker and the labels
+        for batch in store.scan_entities():
+            labels.update((e.id, e.label) for e, _ in batch if e.kind is EntityKind.RELATION and e.label)
+            yield batch
+
+    linker = EntityLinker.from_batches(batches(), progress=progress)
     linker.save(directory)
     (directory / "relations.json").write_text(json.dumps(labels, ensure_ascii=False))
     stamp.write_text(json.dumps({"seq": seq}))

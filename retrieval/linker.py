@@ -41,7 +41,7 @@ import math
 import os
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -292,9 +292,15 @@ class EntityLinker:
             embedder: when given, forms are embedded for the dense fallback (slow for big graphs).
             config: linking settings.
         """
+        return cls.from_batches(store.scan_entities(), progress, embedder, config)
+
+    @classmethod
+    def from_batches(cls, batches: Iterable[list[tuple[Entity, int]]], progress: bool = True,
+                     embedder: TextEmbedder | None = None, config: LinkerConfig = LinkerConfig()) -> EntityLinker:
+        """Index entities given as ``scan_entities`` yields them (batches of (entity, degree))."""
         rows: dict[str, _Row] = {}
         with tqdm(desc="linker: reading entities", unit=" entities", disable=not progress, leave=False) as bar:
-            for batch in store.scan_entities():
+            for batch in batches:
                 for entity, degree in batch:
                     row = _row(entity, degree)
                     if row is not None:

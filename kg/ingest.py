@@ -123,13 +123,15 @@ class Indexer:
         settings = {"format": fmt, **options.settings()}
         found = self.catalog.find(path)
         size, mtime = _stat(path)
-        if found and found.state == "ok" and found.options == settings and found.format == fmt:
-            if (found.size, found.mtime_ns) == (size, mtime) or found.hash == content_hash(path):
-                self.catalog.finish(found, (found.hash or "", size, mtime), _counts(found))
-                return _report(found, "unchanged", start, unchanged=found.triples)
+        same_settings = found is not None and found.state == "ok" and found.options == settings \
+            and found.format == fmt
+        if found and same_settings and (found.size, found.mtime_ns) == (size, mtime):
+            return self._unchanged(found, (found.hash or "", size, mtime), start)
+        digest = content_hash(path)  # read once: for the unchanged check and for the catalog
+        if found and same_settings and found.hash == digest:
+            return self._unchanged(found, (digest, size, mtime), start)  # touched, same bytes
         status = "new" if found is None else ("resumed" if found.state != "ok" else "changed")
         record = self.catalog.register(path, fmt, settings)
-        digest = content_hash(path)
         old = self.catalog.load_state(record.id)
         others = self.catalog.others(record.id)
         run = _Run.start(old, others)
@@ -151,6 +153,10 @@ class Indexer:
         return IndexReport(record.name, str(path), fmt, status, run.added, removed,
                            len(run.seen_keys) - run.added, counts["triples"], counts["entities"],
                            counts["passages"], run.skipped, round(time.perf_counter() - start, 3))
+
+    def _unchanged(self, found: SourceRecord, fingerprint: tuple[str, int, int], start: float) -> IndexReport:
+        self.catalog.finish(found, fingerprint, _counts(found))
+        return _report(found, "unchanged", start, unchanged=found.triples)
 
     def remove(self, path: Path) -> IndexReport:
         """Remove exactly what the source at ``path`` contributed (shared triples stay)."""

@@ -17,6 +17,8 @@ from model.base import Embedder
 class ZeroShotPathScorer:
     """Scores (question, path text) pairs by embedding cosine similarity."""
 
+    hop_penalty = 0.1  # a verbalized multi-hop path repeats relation words: favour short paths
+
     def __init__(self, embedder: Embedder, cache_size: int = 100_000) -> None:
         self.embedder = embedder
         self.cache_size = cache_size

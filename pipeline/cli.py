@@ -18,6 +18,7 @@ from kg.errors import KGQAError
 from kg.readers import FORMATS, ReaderOptions
 from kg.stores import BACKENDS, Direction
 from kg.stores.base import path_text
+from pipeline import train as train_cli
 from pipeline.api import KGQA
 from retrieval.base import Evidence, Retrieval
 from retrieval.paths import PathConfig
@@ -85,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     neighbors.add_argument("--predicate")
     neighbors.add_argument("--direction", choices=[d.value for d in Direction], default="both")
     neighbors.add_argument("--limit", type=int, default=50)
+    train_cli.add_parser(sub, common)
     return parser
 
 
@@ -286,7 +288,8 @@ def render(r: Retrieval) -> str:
     return "\n".join(lines)
 
 
-COMMANDS = {"index": cmd_index, "remove": cmd_remove, "sources": cmd_sources, "stats": cmd_stats,
+COMMANDS = {"train": train_cli.cmd_train,
+            "index": cmd_index, "remove": cmd_remove, "sources": cmd_sources, "stats": cmd_stats,
             "neighbors": cmd_neighbors, "ask": cmd_ask, "eval": cmd_eval}
 
 if __name__ == "__main__":

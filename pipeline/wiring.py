@@ -18,8 +18,11 @@ from kg.base import Entity, EntityKind
 from kg.errors import KGQAError
 from kg.kb import KnowledgeBase
 from kg.stores.base import GraphStore
+from model.base import Embedder
 from model.embedders import open_embedder
+from model.path_scorer import SHIPPED_SCORER, TrainedPathScorer
 from model.scorer import ZeroShotPathScorer
+from retrieval.base import PathScorer
 from retrieval.graph_index import GraphIndex
 from retrieval.linker import EntityLinker
 from retrieval.passages import DensePassages
@@ -36,9 +39,24 @@ def build_retriever(kb: KnowledgeBase, embedder_name: str, config: RetrieverConf
     seq = kb.store.applied_seq()
     linker, labels = _linker(kb.store, kb.directory / "linker", seq, progress)
     graph = GraphIndex.from_store(kb.store)  # relation paths in milliseconds instead of Cypher round trips
-    paths = PathRetriever(graph, ZeroShotPathScorer(embedder), config.paths, labels)
+    paths = PathRetriever(graph, path_scorer(config.scorer, embedder), config.paths, labels)
     passages = DensePassages.open(kb.catalog, kb.store, kb.directory / "dense", embedder)
     return HybridRetriever(kb.store, linker, paths, passages, config)
+
+
+def path_scorer(setting: str, embedder: Embedder) -> PathScorer:
+    """The scorer ``RetrieverConfig.scorer`` names: ``auto``, ``zero-shot`` or an adapter directory.
+
+    ``auto`` is the shipped trained adapter (model/adapters/scorer) when it is installed and the
+    embedder is MiniLM (the adapter's base), else zero-shot scoring with the embedder.
+    """
+    if setting == "zero-shot":
+        return ZeroShotPathScorer(embedder)
+    if setting == "auto":
+        if SHIPPED_SCORER.joinpath("adapter_config.json").exists() and getattr(embedder, "name", "") == "minilm":
+            return TrainedPathScorer.load(SHIPPED_SCORER)
+        return ZeroShotPathScorer(embedder)
+    return TrainedPathScorer.load(Path(setting))
 
 
 def _linker(store: GraphStore, directory: Path, seq: int, progress: bool) -> tuple[EntityLinker, dict[str, str]]:

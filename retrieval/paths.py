@@ -25,6 +25,7 @@ from typing import Protocol
 from kg.stores.base import GraphPath, PathCount, RelationPath
 from retrieval.base import PathScorer, RankedAnswer, ScoredPath
 
+DEFAULT_HOP_PENALTY = 0.1
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 
 
@@ -40,7 +41,8 @@ class PathConfig:
         max_candidates: relation paths scored per topic (most frequent kept beyond this).
         hop_penalty: subtracted from a path's score per hop beyond the first; a verbalized
             multi-hop path repeats relation words and would otherwise outscore the one-hop
-            path a question asks for.
+            path a question asks for. None: the scorer's own ``hop_penalty`` (0.1 for the
+            zero-shot scorer, 0 for a trained one, which learns hop counts), else 0.1.
     """
 
     max_hops: int = 3
@@ -48,7 +50,7 @@ class PathConfig:
     max_paths: int = 200
     exclude_topic: bool = False
     max_candidates: int = 2000
-    hop_penalty: float = 0.1
+    hop_penalty: float | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.max_hops <= 3:
@@ -106,6 +108,8 @@ class PathRetriever:
             return []
         texts = [verbalize(c.path, self.labels) for c in counts]
         penalty = self.config.hop_penalty
+        if penalty is None:
+            penalty = float(getattr(self.scorer, "hop_penalty", DEFAULT_HOP_PENALTY))
         scores = [s - penalty * (len(c.path) - 1) for c, s in zip(counts, self.scorer.score(question, texts))]
         ranked = sorted(zip(counts, texts, scores), key=lambda t: (-t[2], len(t[0].path)))
         return [ScoredPath(topic, c.path, float(s), text) for c, text, s in ranked]

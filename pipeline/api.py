@@ -1,59 +1,240 @@
 """The ``KGQA`` facade: the one front door of the Python API.
 
-It opens a knowledge base, indexes, removes and inspects sources, and retrieves evidence and
-ranked answers for questions. Opening is cheap: the embedder, the entity linker and the passage
-index are loaded (or built and saved in the knowledge base directory) on the first question,
-and rebuilt when the store has changed since they were built.
+It opens a knowledge base, indexes, removes and inspects sources, retrieves evidence, and
+answers questions (``ask``): retrieve -> generate (when a generator is on) -> check the
+citations (``model.checks.finalize``) -> a plain-data ``Answer``, recorded in the feedback store
+so that ``feedback`` can refer to it. ``session`` starts a conversation (``pipeline.session``).
+
+Opening is cheap: the embedder, the entity linker and the passage index are loaded (or built
+and saved in the knowledge base directory) on the first question, and rebuilt when the store
+has changed since they were built; the generator loads on the first question that uses it.
+
+Generation: ``generator="auto"`` uses the shipped LoRA adapter (``model/adapters/generator``)
+when it exists and otherwise answers with the deterministic cited sentence; ``"off"`` never
+generates; a ``TextGenerator`` object (a fake in tests) is used as given.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+import logging
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING, Literal, Protocol, overload
 
 from kg.base import Entity
 from kg.catalog import SourceRecord
-from kg.errors import EntityNotFound
+from kg.errors import EntityNotFound, KGQAError
 from kg.ingest import IndexReport
 from kg.kb import KnowledgeBase
 from kg.readers import ReaderOptions
 from kg.stores import Direction, Edge
+from model.checks import FinalAnswer, finalize
+from pipeline.answer import Answer, build
+from pipeline.feedback import Feedback, FeedbackStore
 from retrieval.base import Mention, Retrieval
-from retrieval.retriever import HybridRetriever, RetrieverConfig
+from retrieval.paths import relation_name
+from retrieval.retriever import MAX_QUESTION, HybridRetriever, RetrieverConfig
+
+if TYPE_CHECKING:
+    from pipeline.session import Session
+
+log = logging.getLogger(__name__)
+ADAPTER = Path(__file__).resolve().parents[1] / "model" / "adapters" / "generator"
+NOTES = {"empty question": "Please ask a question.",
+         "no entity found": "I found no entity of the knowledge base in that question."}
+
+
+class GeneratorUnavailable(KGQAError):
+    """Generation was asked for, but no generator is configured or shipped."""
+
+
+class TextGenerator(Protocol):
+    """What ``ask`` needs of a generator (``model.generator.Generator`` fits)."""
+
+    def generate(self, prompt: str, max_new_tokens: int = 64, constrain: bool = True) -> str: ...
+
+    def stream(self, prompt: str, max_new_tokens: int = 64, constrain: bool = True) -> Iterator[str]: ...
+
+
+@dataclass(frozen=True)
+class Request:
+    """One question to answer, with what a conversation knows about it.
+
+    Args:
+        question: as the user wrote it.
+        resolved: the question retrieval sees, when follow-up resolution rewrote it.
+        history: earlier (question, answer text) pairs, oldest first, for the prompt.
+        mentions: linked entities that replace the linker (offsets refer to ``resolved``).
+        exclude: entity ids never given as answers ("what *else* did he direct").
+        session, turn: where the answer belongs, for the feedback store.
+        timings: stages already measured (ms), merged into the answer's.
+    """
+
+    question: str
+    resolved: str | None = None
+    history: tuple[tuple[str, str], ...] = ()
+    mentions: tuple[Mention, ...] | None = None
+    exclude: tuple[str, ...] = ()
+    session: str | None = None
+    turn: int | None = None
+    timings: Mapping[str, float] = dataclasses.field(default_factory=dict)
 
 
 class KGQA:
     """Question answering over one knowledge base directory."""
 
     def __init__(self, kb: KnowledgeBase, embedder: str = "minilm",
-                 config: RetrieverConfig = RetrieverConfig()) -> None:
+                 config: RetrieverConfig = RetrieverConfig(),
+                 generator: Literal["auto", "off"] | TextGenerator = "auto") -> None:
+        if isinstance(generator, str) and generator not in ("auto", "off"):
+            raise ValueError(f"generator must be 'auto', 'off' or a generator object, not {generator!r}")
         self.kb = kb
         self.embedder_name = embedder
         self.config = config
+        self.generator_setting = generator
         self._retriever: HybridRetriever | None = None
+        self._generator: TextGenerator | None = None if isinstance(generator, str) else generator
+        self._feedback: FeedbackStore | None = None
+        self._lock = threading.Lock()  # lazy loads happen once even when threads share the facade
 
     @classmethod
     def open(cls, directory: str | Path = "kb", backend: str | None = None, read_only: bool = False,
              progress: bool = True, uri: str | None = None, user: str | None = None,
              password: str | None = None, database: str | None = None, embedder: str = "minilm",
-             config: RetrieverConfig = RetrieverConfig()) -> KGQA:
+             config: RetrieverConfig = RetrieverConfig(),
+             generator: Literal["auto", "off"] | TextGenerator = "auto") -> KGQA:
         """Open (or create) a knowledge base; ``backend`` is ``embedded`` (default) or ``neo4j``.
 
         ``embedder`` names the text embedder (``minilm``, ``e5`` for Chinese and other
-        languages, ``hashing`` for tests); ``config`` tunes retrieval.
+        languages, ``hashing`` for tests); ``config`` tunes retrieval; ``generator`` is
+        ``auto``, ``off`` or a generator object (see the module docstring). Nothing heavy loads here.
         """
         kb = KnowledgeBase.open(directory, backend=backend, read_only=read_only, progress=progress,
                                 uri=uri, user=user, password=password, database=database)
-        return cls(kb, embedder, config)
+        return cls(kb, embedder, config, generator)
 
     def retriever(self) -> HybridRetriever:
         """The hybrid retriever, built on first use (see ``retrieval.retriever``)."""
-        if self._retriever is None:
-            from pipeline.wiring import build_retriever  # models load only when a question comes
+        with self._lock:
+            if self._retriever is None:
+                from pipeline.wiring import build_retriever  # models load only when a question comes
 
-            self._retriever = build_retriever(self.kb, self.embedder_name, self.config, self.kb.progress)
-        return self._retriever
+                self._retriever = build_retriever(self.kb, self.embedder_name, self.config, self.kb.progress)
+            return self._retriever
+
+    def generator(self) -> TextGenerator | None:
+        """The generator ``generator="auto"`` or an object configured, loaded on first use; else None."""
+        with self._lock:
+            if self._generator is None and self.generator_setting == "auto" and ADAPTER.is_dir():
+                from model.generator import Generator  # torch and the weights load only here
+
+                self._generator = Generator.load(ADAPTER)
+            return self._generator
+
+    def feedback_store(self) -> FeedbackStore:
+        """The answers and feedback of this knowledge base (``feedback.sqlite``), opened on first use."""
+        with self._lock:
+            if self._feedback is None:
+                self._feedback = FeedbackStore.open(self.kb.directory)
+            return self._feedback
+
+    def link(self, question: str) -> list[Mention]:
+        """The entity mentions of ``question`` (offsets refer to it with surrounding spaces stripped)."""
+        return self.retriever().linker.link(question.strip()[:MAX_QUESTION], 5)
+
+    @overload
+    def ask(self, question: str, *, history: Sequence[tuple[str, str]] = (), stream: Literal[False] = False,
+            generate: bool | None = None) -> Answer: ...
+
+    @overload
+    def ask(self, question: str, *, history: Sequence[tuple[str, str]] = (), stream: Literal[True],
+            generate: bool | None = None) -> Iterator[str | Answer]: ...
+
+    def ask(self, question: str, *, history: Sequence[tuple[str, str]] = (), stream: bool = False,
+            generate: bool | None = None) -> Answer | Iterator[str | Answer]:
+        """Answer ``question`` with cited evidence.
+
+        Args:
+            question: the question, in plain language.
+            history: earlier (question, answer text) pairs of a conversation, for the prompt
+                (``session`` resolves follow-ups as well; this only informs the generator).
+            stream: return an iterator instead of the answer (see ``answer_stream``).
+            generate: True to require the generator, False to skip it, None to use it when
+                one is configured (``generator`` of ``open``).
+
+        Returns:
+            The ``Answer``; with ``stream=True`` an iterator that yields the text as ``str``
+            pieces and then, as its last item, the checked ``Answer``.
+
+        Raises:
+            GeneratorUnavailable: ``generate=True`` and there is no generator.
+        """
+        request = Request(question, history=tuple(history))
+        return self.answer_stream(request, generate) if stream else self.answer(request, generate)
+
+    def answer(self, request: Request, generate: bool | None = None) -> Answer:
+        """The checked answer to a ``Request`` (what ``ask`` and sessions use), recorded for feedback."""
+        started = time.perf_counter()
+        retrieval, timings = self._retrieve(request)
+        model = self._generating(generate, retrieval)
+        generated = None
+        if model is not None:
+            start = time.perf_counter()
+            generated = model.generate(retrieval.prompt)
+            timings["generate"] = _ms(start)
+        return self._finish(request, retrieval, generated, timings, started)
+
+    def answer_stream(self, request: Request, generate: bool | None = None) -> Iterator[str | Answer]:
+        """Stream the answer to a ``Request``: ``str`` pieces as generated, then one ``Answer``.
+
+        The pieces are the raw generated text; the ``Answer`` is authoritative: when the text
+        failed its checks (``answer.fallback`` with ``answer.generated`` set), ``answer.text``
+        is the deterministic sentence that replaces what was streamed. Without a generator the
+        deterministic sentence comes as one piece. Work starts at the first ``next``.
+        """
+        started = time.perf_counter()
+        retrieval, timings = self._retrieve(request)
+        model = self._generating(generate, retrieval)
+        if model is None:
+            answer = self._finish(request, retrieval, None, timings, started)
+            yield answer.text
+            yield answer
+            return
+        start, pieces = time.perf_counter(), []
+        for piece in model.stream(retrieval.prompt):
+            pieces.append(piece)
+            yield piece
+        timings["generate"] = _ms(start)
+        yield self._finish(request, retrieval, "".join(pieces), timings, started)
+
+    def record(self, answer: Answer, session: str | None = None, turn: int | None = None) -> None:
+        """Keep ``answer`` in the feedback store; a store that cannot be written is logged, not fatal."""
+        try:
+            self.feedback_store().record(answer, session, turn)
+        except (KGQAError, sqlite3.Error) as exc:
+            log.warning("answer %s not recorded for feedback: %s", answer.id, exc)
+
+    def feedback(self, answer_id: str, correct: bool, answer: str | None = None,
+                 text: str | None = None) -> Feedback:
+        """Say whether a recorded answer was right, optionally with the right answer and a comment.
+
+        Raises:
+            UnknownAnswer: no answer with that id was given from this knowledge base.
+        """
+        return self.feedback_store().add(answer_id, correct, answer, text)
+
+    def session(self) -> Session:
+        """A new conversation over this knowledge base (see ``pipeline.session``)."""
+        from pipeline.session import Session
+
+        return Session(self)
 
     def retrieve(self, question: str, k: int | None = None, history: Sequence[tuple[str, str]] = (),
                   mentions: Sequence[Mention] | None = None) -> Retrieval:
@@ -101,7 +282,84 @@ class KGQA:
         found = self.kb.store.entities(ids)
         return {i: found[i].label or i if i in found else i for i in ids}
 
+    def facts(self, ids: Sequence[str], n: int = 3) -> dict[str, tuple[str, ...]]:
+        """Up to ``n`` facts per entity that the others in ``ids`` do not share, description first.
+
+        What a clarification shows to tell same-named entities apart ("release year 1944",
+        "directed by William Dieterle"; incoming edges read "Kismet: directed by").
+        """
+        store = self.kb.store
+        entities = store.entities(list(ids))
+        edges = {i: store.neighbors(i, limit=50) for i in ids}
+        labels = self._names({x for es in edges.values() for e in es for x in (e.subject, e.object)},
+                             {e.predicate for es in edges.values() for e in es})
+        described = {i: _edge_facts(i, edges[i], labels) for i in ids}
+        counts: dict[str, int] = {}
+        for fs in described.values():
+            for f in set(fs):
+                counts[f] = counts.get(f, 0) + 1
+        out = {}
+        for i in ids:
+            own = [f for f in described[i] if counts[f] < len(ids) or len(ids) == 1]
+            desc = entities[i].description if i in entities else None
+            out[i] = tuple(dict.fromkeys(([desc] if desc else []) + own))[:n]
+        return out
+
+    def _retrieve(self, request: Request) -> tuple[Retrieval, dict[str, float]]:
+        start = time.perf_counter()
+        retrieval = self.retrieve(request.resolved or request.question, history=request.history,
+                                  mentions=request.mentions)
+        if request.exclude:
+            retrieval = dataclasses.replace(
+                retrieval, answers=tuple(a for a in retrieval.answers if a.id not in request.exclude))
+        timings = {**request.timings, **retrieval.timings, "retrieve": _ms(start)}
+        return retrieval, timings
+
+    def _generating(self, generate: bool | None, retrieval: Retrieval) -> TextGenerator | None:
+        if generate is False:
+            return None
+        model = self.generator()
+        if model is None and generate:
+            raise GeneratorUnavailable("no generator: pass generator= to KGQA.open, or ship "
+                                       f"the adapter at {ADAPTER}")
+        return model if retrieval.evidence else None
+
+    def _finish(self, request: Request, retrieval: Retrieval, generated: str | None,
+                timings: dict[str, float], started: float) -> Answer:
+        start = time.perf_counter()
+        labels = self._labels(retrieval)
+        names = {labels[n] for e in retrieval.evidence if e.path for n in e.path.nodes}
+        final = finalize(generated, {e.number: e.content for e in retrieval.evidence},
+                         [(a.label, a.evidence) for a in retrieval.answers], names)
+        if retrieval.note in NOTES and not retrieval.answers:
+            final = FinalAnswer(NOTES[retrieval.note], (), True, final.problems, generated)
+        timings["check"] = _ms(start)
+        timings["total"] = round(sum(request.timings.values()) + _ms(started), 2)  # wall time, own linking too
+        answer = build(uuid.uuid4().hex, retrieval, final, labels, timings,
+                       request.resolved if request.resolved != request.question else None)
+        answer = dataclasses.replace(answer, question=request.question)
+        self.record(answer, request.session, request.turn)
+        return answer
+
+    def _labels(self, retrieval: Retrieval) -> dict[str, str]:
+        """Display labels of the evidence's nodes and predicates, and of the relation paths' topics."""
+        paths = [e.path for e in retrieval.evidence if e.path is not None]
+        nodes = {n for p in paths for n in p.nodes} | {sp.topic for sp in retrieval.relation_paths}
+        return self._names(nodes, {x.predicate for p in paths for x in p.edges})
+
+    def _names(self, nodes: set[str], predicates: set[str]) -> dict[str, str]:
+        """Labels of nodes and predicates; a predicate without one gets a readable form of its id."""
+        labels = self.labels(sorted(nodes | predicates))
+        relations = self.retriever().paths.labels
+        for p in predicates:
+            if labels.get(p, p) == p:
+                labels[p] = relation_name(p, relations)
+        return labels
+
     def close(self) -> None:
+        if self._feedback is not None:
+            self._feedback.close()
+            self._feedback = None
         self.kb.close()
 
     def __enter__(self) -> KGQA:
@@ -110,3 +368,15 @@ class KGQA:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
+
+
+
+def _ms(start: float) -> float:
+    return round((time.perf_counter() - start) * 1000, 2)
+
+
+def _edge_facts(node: str, edges: Sequence[Edge], labels: Mapping[str, str]) -> list[str]:
+    """Outgoing facts first, those with numbers (years) before others, then incoming ones."""
+    out = {f"{labels[e.predicate]} {labels[e.object]}" for e in edges if e.subject == node}
+    back = {f"{labels[e.subject]}: {labels[e.predicate]}" for e in edges if e.subject != node}
+    return sorted(out, key=lambda f: (not any(ch.isdigit() for ch in f), f)) + sorted(back)

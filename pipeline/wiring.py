@@ -20,8 +20,9 @@ from kg.kb import KnowledgeBase
 from kg.stores.base import GraphStore
 from model.base import Embedder
 from model.embedders import open_embedder
-from model.path_scorer import SHIPPED_SCORER, TrainedPathScorer
+from model.path_scorer import TrainedPathScorer
 from model.scorer import ZeroShotPathScorer
+from pipeline.learn import auto_adapter
 from retrieval.base import PathScorer
 from retrieval.graph_index import GraphIndex
 from retrieval.linker import EntityLinker
@@ -39,22 +40,25 @@ def build_retriever(kb: KnowledgeBase, embedder_name: str, config: RetrieverConf
     seq = kb.store.applied_seq()
     linker, labels = _linker(kb.store, kb.directory / "linker", seq, progress)
     graph = GraphIndex.from_store(kb.store)  # relation paths in milliseconds instead of Cypher round trips
-    paths = PathRetriever(graph, path_scorer(config.scorer, embedder), config.paths, labels)
+    paths = PathRetriever(graph, path_scorer(config.scorer, embedder, kb.directory), config.paths, labels)
     passages = DensePassages.open(kb.catalog, kb.store, kb.directory / "dense", embedder)
     return HybridRetriever(kb.store, linker, paths, passages, config)
 
 
-def path_scorer(setting: str, embedder: Embedder) -> PathScorer:
+def path_scorer(setting: str, embedder: Embedder, kb_dir: Path | None = None) -> PathScorer:
     """The scorer ``RetrieverConfig.scorer`` names: ``auto``, ``zero-shot`` or an adapter directory.
 
-    ``auto`` is the shipped trained adapter (model/adapters/scorer) when it is installed and the
-    embedder is MiniLM (the adapter's base), else zero-shot scoring with the embedder.
+    ``auto`` is, in order: the live adapter that ``kgqa learn`` promoted for the knowledge base in
+    ``kb_dir`` (named by its ``learning/history.json``); the shipped trained adapter
+    (model/adapters/scorer) when it is installed and the embedder is MiniLM (the adapter's base);
+    else zero-shot scoring with the embedder.
     """
     if setting == "zero-shot":
         return ZeroShotPathScorer(embedder)
     if setting == "auto":
-        if SHIPPED_SCORER.joinpath("adapter_config.json").exists() and getattr(embedder, "name", "") == "minilm":
-            return TrainedPathScorer.load(SHIPPED_SCORER)
+        adapter = auto_adapter(kb_dir, getattr(embedder, "name", ""))
+        if adapter is not None:
+            return TrainedPathScorer.load(adapter.path, base=adapter.base)
         return ZeroShotPathScorer(embedder)
     return TrainedPathScorer.load(Path(setting))
 

@@ -16,12 +16,8 @@ from pipeline.splits import split_of
 from pipeline.train import Supervision, build_examples, generic_examples, vote
 from retrieval.paths import PathConfig, PathRetriever
 from tests.movies import MOVIES
-
-MORE = """\
-Dark City|starred_actors|Marlene Dietrich
-Vamp|starred_actors|Grace Jones
-Vamp|written_by|Richard Wenk
-"""
+from tests.tiny_models import MORE
+from tests.tiny_models import tiny_bert as _tiny_bert
 
 
 @pytest.fixture()
@@ -78,27 +74,6 @@ def test_generic_examples_teach_hop_order() -> None:
     for e in two_hop:
         r2, r1 = e.positives[0].split(" of ")
         assert f"{r1} of {r2}" in e.negatives and e.positives[0] not in e.negatives
-
-
-def _tiny_bert(directory: Path) -> Path:
-    """A random 2-layer BERT and a word-level tokenizer over the test's words, saved as a model dir."""
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
-    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
-
-    words = sorted({w for line in (MOVIES + MORE).lower().replace("|", " ").replace("_", " ").split("\n")
-                    for w in line.split()} | {"who", "directed", "when", "was", "released", "of", "the", "by", "in"})
-    vocab = {w: i for i, w in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]", *words])}
-    tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
-    tok.normalizer = normalizers.Lowercase()
-    tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    tok.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]",
-                                                       special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
-    PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
-                            sep_token="[SEP]").save_pretrained(str(directory))
-    config = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=64)
-    BertModel(config).save_pretrained(str(directory))
-    return directory
 
 
 def test_training_writes_an_adapter_and_card_that_score_the_right_path_first(tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ import os
 import random
 import shutil
 import time
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,8 @@ def _require(*modules: str) -> None:
 def _offline() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    # peft asks transformers a deprecated question on every adapter load; users cannot act on it
+    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
 
 
 def _replace_dir(tmp: Path, target: Path) -> None:
@@ -415,6 +418,18 @@ def _run_epochs(trainer: _Trainer, train: Sequence[tuple[list[int], list[int]]],
             "best_validation_loss": trainer.best[0] if trainer.best else None}
 
 
+def _halve(weights: Path) -> None:
+    """Store the adapter in float16: half the size to ship, the same greedy outputs (checked on
+    MetaQA prompts); it is cast back to the model's dtype when loaded."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    if weights.exists():
+        tensors = load_file(str(weights))
+        save_file({k: v.to(torch.float16).contiguous() for k, v in tensors.items()}, str(weights),
+                  metadata={"format": "pt"})
+
+
 def _save_adapter(model: Any, out: Path, card: Mapping[str, Any]) -> None:
     """Write the adapter and its card into ``out`` through a temporary folder."""
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -422,7 +437,8 @@ def _save_adapter(model: Any, out: Path, card: Mapping[str, Any]) -> None:
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         model.save_pretrained(str(tmp))
-        (tmp / CARD).write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n")
+        _halve(tmp / "adapter_model.safetensors")
+        (tmp / CARD).write_text(json.dumps({**card, "stored_dtype": "float16"}, indent=2, ensure_ascii=False) + "\n")
         _replace_dir(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

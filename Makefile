@@ -32,6 +32,8 @@ test: install-test
 bench: install-test
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/retrieval.py
+	if [ -f bench/models.py ]; then $(BIN)/python bench/models.py; fi
+	$(BIN)/python bench/eval.py
 
 world: install-test
 	$(BIN)/python data/build_world.py --out data/world.nt

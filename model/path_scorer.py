@@ -100,6 +100,9 @@ def _base(base: str | Path | None, device: str) -> tuple[Any, Any]:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
     from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # no weight-loading bar per open
 
     where = str(base or minilm_path())
     return AutoModel.from_pretrained(where).to(device), AutoTokenizer.from_pretrained(where)

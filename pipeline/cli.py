@@ -1,4 +1,4 @@
-"""The ``kgqa`` command line: index, remove and inspect knowledge sources.
+"""The ``kgqa`` command line: index, remove and inspect knowledge sources; ask, chat, evaluate.
 
 Output is for people by default; ``--json`` prints one JSON document for machines. Errors that
 kgqa raises on purpose print one line and exit with status 2; nothing is half-written.
@@ -17,10 +17,9 @@ from pathlib import Path
 from kg.errors import KGQAError
 from kg.readers import FORMATS, ReaderOptions
 from kg.stores import BACKENDS, Direction
-from kg.stores.base import path_text
+from pipeline import learn as learn_cli
 from pipeline import train as train_cli
 from pipeline.api import KGQA
-from retrieval.base import Evidence, Retrieval
 from retrieval.paths import PathConfig
 from retrieval.retriever import RetrieverConfig
 
@@ -63,17 +62,34 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--exclude-topic", action="store_true",
                      help="the topic entity is never its own answer (MetaQA-style 'other' questions)")
     ask.add_argument("--hops", type=int, default=3, choices=(1, 2, 3), help="longest relation path")
+    ask.add_argument("--explain", action="store_true", help="show how the answer was reached")
+    ask.add_argument("--generator", choices=("auto", "off"), default="auto",
+                     help="auto: the shipped generator when installed, else a rule-built cited sentence")
+
+    chat = sub.add_parser("chat", parents=[common], help="a conversation: follow-ups, clarifications, feedback")
+    chat.add_argument("--load", type=Path, metavar="FILE", help="continue a conversation saved with /save")
+    chat.add_argument("-k", type=int, default=10, help="pieces of evidence")
+    chat.add_argument("--embedder", default="minilm", help="minilm (English), e5 (multilingual)")
+    chat.add_argument("--exclude-topic", action="store_true", help="the topic entity is never its own answer")
+    chat.add_argument("--hops", type=int, default=3, choices=(1, 2, 3), help="longest relation path")
+    chat.add_argument("--generator", choices=("auto", "off"), default="auto", help="as for ask")
 
     evaluate = sub.add_parser("eval", parents=[common], help="score systems on gold questions")
-    evaluate.add_argument("--questions", type=Path, required=True, help="gold questions (plain or .gz)")
+    evaluate.add_argument("--questions", action="append", required=True, metavar="PATH",
+                          help="gold questions (plain or .gz); repeat or use a glob for several files, each "
+                               "reported as its hop (from a path like 2-hop/)")
     evaluate.add_argument("--format", choices=("metaqa", "tsv"), default="metaqa",
                           help="metaqa: 'question with [topic]<TAB>a|b'; tsv: 'question<TAB>a|b[<TAB>topic id]'")
-    evaluate.add_argument("--qtypes", type=Path, help="question types, one a line, aligned with the questions")
+    evaluate.add_argument("--qtypes", action="append", default=[], metavar="PATH",
+                          help="question types, one a line, aligned with the questions (one per --questions file)")
+    evaluate.add_argument("--split", choices=("heldout", "train", "all"),
+                          help="which side of the train/held-out split (default: heldout for metaqa, else all)")
     evaluate.add_argument("--topic-given", action="store_true",
                           help="use the gold topic instead of the entity linker")
-    evaluate.add_argument("--limit", type=int, help="evaluate N questions (the first N, or a sample with --seed)")
+    evaluate.add_argument("--limit", type=int,
+                          help="evaluate N questions per file, after the split (the first N, or a sample with --seed)")
     evaluate.add_argument("--seed", type=int, help="sample --limit questions at random with this seed")
-    evaluate.add_argument("--systems", default="kgqa", help="comma-separated: kgqa, dense")
+    evaluate.add_argument("--systems", default="kgqa", help="comma-separated: kgqa, kgqa-zero-shot, dense, llamaindex")
     evaluate.add_argument("--out", type=Path, help="write summary.json, questions.jsonl and plots here")
     evaluate.add_argument("--embedder", default="minilm", help="minilm (English), e5 (multilingual)")
     evaluate.add_argument("--exclude-topic", action="store_true",
@@ -87,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     neighbors.add_argument("--direction", choices=[d.value for d in Direction], default="both")
     neighbors.add_argument("--limit", type=int, default=50)
     train_cli.add_parser(sub, common)
+    learn_cli.add_parser(sub, common)
     return parser
 
 
@@ -195,28 +212,48 @@ def cmd_neighbors(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_ask(args: argparse.Namespace) -> int:
+def _answering(args: argparse.Namespace) -> KGQA:
+    """The knowledge base opened read-only for answering, with the ask/chat options."""
     # one OpenMP thread for one question: on a small machine a second one makes a FAISS search
     # many times slower (set before faiss and torch are imported)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     config = RetrieverConfig(evidence=args.k, paths=PathConfig(max_hops=args.hops, exclude_topic=args.exclude_topic))
-    with KGQA.open(args.kb, backend=args.backend, read_only=True, progress=not args.json, uri=args.uri,
-                   user=args.user, database=args.database, password=os.environ.get("NEO4J_PASSWORD"),
-                   embedder=args.embedder, config=config) as qa:
-        found = qa.retrieve(args.question, k=args.k)
+    return KGQA.open(args.kb, backend=args.backend, read_only=True, progress=not args.json, uri=args.uri,
+                     user=args.user, database=args.database, password=os.environ.get("NEO4J_PASSWORD"),
+                     embedder=args.embedder, config=config, generator=args.generator)
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from pipeline.chat import show
+
+    with _answering(args) as qa:
+        answer = qa.ask(args.question)
     if args.json:
-        print(json.dumps(retrieval_json(found), indent=1, ensure_ascii=False))
-        return 0
-    print(render(found))
+        print(json.dumps(answer.to_dict(), indent=1, ensure_ascii=False))
+    else:
+        print(answer.explain() if args.explain else show(answer, evidence="all"))
     return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from pipeline.chat import Chat, line_editing
+    from pipeline.session import Session
+
+    with _answering(args) as qa:
+        session = Session.load(qa, args.load) if args.load else qa.session()
+        if sys.stdin.isatty():
+            line_editing()
+        return Chat(session).run()
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from pipeline import eval as ev
+    from pipeline import eval_report as report
 
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # as for ask: one question at a time
     names = [n.strip() for n in args.systems.split(",") if n.strip()]
-    questions = ev.sample(ev.read_questions(args.questions, args.format, args.qtypes), args.limit, args.seed)
+    files = ev.expand(args.questions)
+    questions = ev.load_questions(files, args.format, ev.expand(args.qtypes), args.split, args.limit, args.seed)
     config = RetrieverConfig(paths=PathConfig(max_hops=args.hops, exclude_topic=args.exclude_topic))
     progress = not args.json and not args.no_progress
     with KGQA.open(args.kb, backend=args.backend, read_only=True, progress=progress, uri=args.uri,
@@ -225,72 +262,24 @@ def cmd_eval(args: argparse.Namespace) -> int:
         systems = ev.make_systems(names, qa, args.embedder, args.topic_given)
         results = ev.run(systems, questions, progress)
     summary = ev.summarize(results)
-    written = ev.write_report(args.out, results, summary) if args.out else []
+    written = report.write_report(args.out, results, summary) if args.out else []
     if args.json:
         print(json.dumps(summary, indent=1, ensure_ascii=False))
         return 0
-    print(f"{len(questions)} questions from {args.questions}"
+    split = args.split or ("heldout" if args.format == "metaqa" else "all")
+    print(f"{len(questions)} questions ({split}) from {', '.join(map(str, files))}"
           f"{' (gold topic given)' if args.topic_given else ''}")
-    print(ev.table(summary))
+    print(report.table(summary))
+    if report.hop_table(summary):
+        print("\n" + report.hop_table(summary))
     for path in written:
         print(f"wrote {path}")
     return 0
 
 
-def retrieval_json(r: Retrieval) -> dict[str, object]:
-    """The machine-readable form of a retrieval (what ``kgqa ask --json`` prints)."""
-    return {
-        "question": r.question, "note": r.note,
-        "answers": [{"label": a.label, "id": a.id, "score": round(a.score, 4), "evidence": list(a.evidence)}
-                    for a in r.answers],
-        "evidence": [{"number": e.number, "kind": e.kind, "content": e.content, "score": e.score,
-                      **_provenance(e)} for e in r.evidence],
-        "entities": [{"mention": m.text, "start": m.start, "end": m.end, "ambiguous": m.ambiguous,
-                      "candidates": [{"id": c.id, "label": c.label, "score": round(c.score, 4), "match": c.match}
-                                     for c in m.candidates]} for m in r.mentions],
-        "relation_paths": [{"topic": p.topic, "path": path_text(p.path), "text": p.text,
-                            "score": round(p.score, 4), "paths": len(p.paths)} for p in r.relation_paths],
-        "prompt": r.prompt, "timings_ms": r.timings,
-    }
-
-
-def _provenance(e: Evidence) -> dict[str, object]:
-    if e.path is not None:
-        return {"triples": [{"subject": x.subject, "predicate": x.predicate, "object": x.object,
-                             "source": x.provenance.source, "line": x.provenance.line} for x in e.path.edges]}
-    if e.passage is not None and e.passage.provenance:
-        p = e.passage.provenance
-        return {"passage": e.passage.id, "source": p.source, "offset": p.offset, "line": p.line}
-    return {}
-
-
-def render(r: Retrieval) -> str:
-    """A readable answer: the ranked answers, then the cited evidence with provenance."""
-    if r.note == "empty question":
-        return "Please ask a question."
-    if not r.answers and not r.evidence:
-        return "I found no entity of the knowledge base in that question." if r.note else "No answer found."
-    lines = []
-    if r.answers:
-        top = ", ".join(f"{a.label}{''.join(f'[{n}]' for n in a.evidence[:3])}" for a in r.answers[:5])
-        more = f" (and {len(r.answers) - 5} more)" if len(r.answers) > 5 else ""
-        lines.append(f"Answer: {top}{more}")
-    if r.relation_paths:
-        best = r.relation_paths[0]
-        topic = next((c.label for m in r.mentions for c in m.candidates if c.id == best.topic), best.topic)
-        lines.append(f"Reasoning: {topic} -> {best.text} (score {best.score:.2f})")
-    lines.append("Evidence:")
-    for e in r.evidence:
-        where = ""
-        if e.path is not None:
-            where = "  [" + "; ".join(f"{x.provenance.source}:{x.provenance.line}" for x in e.path.edges) + "]"
-        lines.append(f"  [{e.number}] {e.content}{where}")
-    return "\n".join(lines)
-
-
-COMMANDS = {"train": train_cli.cmd_train,
+COMMANDS = {"train": train_cli.cmd_train, "learn": learn_cli.cmd_learn,
             "index": cmd_index, "remove": cmd_remove, "sources": cmd_sources, "stats": cmd_stats,
-            "neighbors": cmd_neighbors, "ask": cmd_ask, "eval": cmd_eval}
+            "neighbors": cmd_neighbors, "ask": cmd_ask, "chat": cmd_chat, "eval": cmd_eval}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,28 +1,31 @@
-"""Question-answering evaluation: read gold questions, run systems, score and report them.
+"""Question-answering evaluation: read gold questions, run systems, score them.
 
 Questions come as MetaQA lines (``question with [topic]<TAB>ans1|ans2``) or generic TSV
 (``question<TAB>ans1|ans2[<TAB>topic id]``), plain or gzipped, with an optional question-type
-file aligned line by line. A system turns a ``Question`` into a ``Prediction`` (answer ids, the
-cited evidence as text, latency); ``kgqa`` is the hybrid retriever (with the linker, or with the
-gold topic given), ``dense`` the dense-only RAG baseline of ``retrieval.baselines``. Metrics are
-Hits@1, answer-set precision/recall/F1, exact set match, linker recall@1, the rate of uncited
-answers and latency percentiles, overall and per question type. ``write_report`` saves a
-summary, the per-question predictions and, when matplotlib is installed, PNG plots.
+file aligned line by line; ``load_questions`` reads several files (globs allowed), labels each
+file's questions with its hop (``2-hop`` from a path like ``.../2-hop/qa_dev.txt``), keeps one
+side of the train / held-out split of ``pipeline.splits`` and samples ``limit`` per file. A
+system turns a ``Question`` into a ``Prediction`` (answer ids, the cited evidence as text,
+latency): ``kgqa`` is the hybrid retriever (with the linker, or with the gold topic given),
+``dense`` the dense-only RAG baseline of ``retrieval.baselines``, ``llamaindex`` LlamaIndex's
+own property-graph retriever (``retrieval.llamaindex_peer``); the baselines cache their vectors
+in the knowledge base directory. Metrics are Hits@1, answer-set precision/recall/F1, exact set
+match, linker recall@1, the rate of uncited answers and latency percentiles, overall, per
+question type and per hop; ``pipeline.eval_report`` prints and plots them.
 
-Deliberately left out: generation (answers are the retriever's ranked entities) and a
-LlamaIndex peer.
+Deliberately left out: generation (answers are each system's ranked entities).
 """
 
 from __future__ import annotations
 
+import glob
 import gzip
-import json
 import logging
 import random
 import re
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any, Protocol
 
@@ -31,12 +34,15 @@ from tqdm import tqdm
 
 from kg.errors import KGQAError, SourceFormatError
 from pipeline.api import KGQA
+from pipeline.splits import only
 from retrieval.base import Candidate, Mention
 
 log = logging.getLogger(__name__)
 FORMATS = ("metaqa", "tsv")
-SYSTEMS = ("kgqa", "dense")
+SYSTEMS = ("kgqa", "kgqa-zero-shot", "dense", "llamaindex")
+SPLITS = ("heldout", "train", "all")
 _TOPIC = re.compile(r"\[([^\]]+)\]")
+_HOP = re.compile(r"(?:^|[/\\_-])(\d+)-?hop(?:$|[/\\_.-])", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,7 @@ class Question:
     topic: str | None = None
     qtype: str | None = None
     topic_span: tuple[int, int] | None = None  # where the topic is named in ``text``
+    hop: str | None = None  # which group (file) it came from: "2-hop", or the file name
 
 
 @dataclass(frozen=True)
@@ -140,14 +147,68 @@ def sample(questions: Sequence[Question], limit: int | None, seed: int | None) -
     return [questions[i] for i in chosen]
 
 
+def hop_of(path: Path) -> str | None:
+    """``2-hop`` for a path like ``metaqa/2-hop/qa_dev.txt.gz`` (or ``2hop``), else ``None``."""
+    found = _HOP.search(path.as_posix())
+    return f"{int(found.group(1))}-hop" if found else None
+
+
+def expand(patterns: Sequence[str | Path]) -> list[Path]:
+    """Paths and glob patterns as paths; a pattern's matches are sorted, one that matches nothing is an error.
+
+    Raises:
+        KGQAError: a glob pattern matches no file.
+    """
+    out: list[Path] = []
+    for pattern in map(str, patterns):
+        if not glob.has_magic(pattern):
+            out.append(Path(pattern))
+            continue
+        matches = sorted(glob.glob(pattern))
+        if not matches:
+            raise KGQAError(f"no file matches {pattern!r}")
+        out += [Path(m) for m in matches]
+    return out
+
+
+def load_questions(paths: Sequence[Path], fmt: str = "metaqa", qtypes: Sequence[Path] = (),
+                   split: str | None = None, limit: int | None = None, seed: int | None = None) -> list[Question]:
+    """Questions of several files: one side of the split, then ``limit`` (or a seeded sample) per file.
+
+    Args:
+        paths: question files (see ``read_questions``).
+        fmt: ``metaqa`` or ``tsv``.
+        qtypes: no type files, or one per question file, in the same order.
+        split: ``heldout``, ``train`` or ``all``; ``None`` is ``heldout`` for MetaQA, else ``all``.
+        limit, seed: as for ``sample``, applied to each file after the split.
+
+    Raises:
+        KGQAError: an unknown split, or type files given but not one per question file.
+    """
+    split = split or ("heldout" if fmt == "metaqa" else "all")
+    if split not in SPLITS:
+        raise KGQAError(f"unknown split {split!r}; known: {', '.join(SPLITS)}")
+    if qtypes and len(qtypes) != len(paths):
+        raise KGQAError(f"{len(qtypes)} question-type files for {len(paths)} question files")
+    out: list[Question] = []
+    for i, path in enumerate(paths):
+        hop = hop_of(path) or (path.name if len(paths) > 1 else None)
+        questions = [replace(q, hop=hop) for q in read_questions(path, fmt, qtypes[i] if qtypes else None)]
+        if split != "all":
+            questions = only("heldout" if split == "heldout" else "train", questions)
+        out += sample(questions, limit, seed)
+    return out
+
+
 class KGQASystem:
     """kgqa's hybrid retriever; with ``topic_given`` the gold topic replaces the linker."""
 
     name = "kgqa"
 
-    def __init__(self, qa: KGQA, topic_given: bool = False) -> None:
+    def __init__(self, qa: KGQA, topic_given: bool = False, name: str = "kgqa") -> None:
         self.qa = qa
         self.topic_given = topic_given
+        self.name = name
 
     def predict(self, question: Question) -> Prediction:
         start = time.perf_counter()
@@ -191,23 +252,52 @@ class DenseSystem:
         return Prediction(question, (found.id,), (found.sentence,), 0, ms)
 
 
-def make_systems(names: Sequence[str], qa: KGQA, embedder: str, topic_given: bool) -> list[System]:
-    """The systems named, in order.
+class LlamaIndexSystem:
+    """LlamaIndex's property-graph retriever; with ``topic_given`` the gold topic is its query."""
+
+    name = "llamaindex"
+
+    def __init__(self, qa: KGQA, embedder: str, topic_given: bool = False, cache: Path | None = None) -> None:
+        from model.embedders import open_embedder
+        from retrieval.llamaindex_peer import LlamaIndexPeer
+
+        self.peer = LlamaIndexPeer.from_store(qa.kb.store, open_embedder(embedder), cache,
+                                              progress=qa.kb.progress)
+        self.topic_given = topic_given
+
+    def predict(self, question: Question) -> Prediction:
+        start = time.perf_counter()
+        topic = question.topic if self.topic_given else None
+        found = self.peer.answer(question.text, topic)
+        ms = (time.perf_counter() - start) * 1000
+        linked = None if topic else next(iter(found.matched), None)
+        return Prediction(question, found.answers, found.triplets, 0, ms, linked, not topic)
+
+
+def make_systems(names: Sequence[str], qa: KGQA, embedder: str, topic_given: bool,
+                 cache: Path | None = None) -> list[System]:
+    """The systems named, in order; the baselines keep their vectors under ``cache``.
+
+    ``cache`` defaults to ``baselines/`` in the knowledge base directory.
 
     Raises:
         KGQAError: an unknown name (the message lists the known ones).
     """
+    unknown = [n for n in names if n not in SYSTEMS]
+    if unknown:  # before any system loads its models
+        raise KGQAError(f"unknown system {unknown[0]!r}; known systems: {', '.join(SYSTEMS)}")
+    cache = cache or qa.kb.directory / "baselines"
     systems: list[System] = []
     for name in names:
         if name == "kgqa":
             systems.append(KGQASystem(qa, topic_given))
+        elif name == "kgqa-zero-shot":  # the same retriever with the untrained path scorer
+            zero = KGQA(qa.kb, qa.embedder_name, replace(qa.config, scorer="zero-shot"), generator="off")
+            systems.append(KGQASystem(zero, topic_given, name))
         elif name == "dense":
-            systems.append(DenseSystem(qa, embedder))
+            systems.append(DenseSystem(qa, embedder, cache / f"dense-{embedder}.npy"))
         elif name == "llamaindex":
-            raise KGQAError("system 'llamaindex' is not part of kgqa eval yet (out of scope); "
-                            f"known systems: {', '.join(SYSTEMS)}")
-        else:
-            raise KGQAError(f"unknown system {name!r}; known systems: {', '.join(SYSTEMS)}")
+            systems.append(LlamaIndexSystem(qa, embedder, topic_given, cache / f"llamaindex-{embedder}.npy"))
     return systems
 
 
@@ -237,7 +327,7 @@ def _mean(values: Sequence[float]) -> float:
 
 
 def metrics(predictions: Sequence[Prediction]) -> dict[str, Any]:
-    """n, hits@1, precision, recall, f1, exact match, linker@1, uncited rate, latency, by_type."""
+    """n, hits@1, precision, recall, f1, exact match, linker@1, uncited rate, latency, by_type, by_hop."""
     prf = [_prf(p.answers, p.question.gold) for p in predictions]
     linked = [p.linked == p.question.topic for p in predictions if p.question.topic and p.linking]
     answers = sum(len(p.answers) for p in predictions)
@@ -255,17 +345,30 @@ def metrics(predictions: Sequence[Prediction]) -> dict[str, Any]:
                         ("max", np.max))},
     }
     out["by_type"] = by_type(predictions)
+    out["by_hop"] = by_hop(predictions)
     return out
 
 
 def by_type(predictions: Sequence[Prediction]) -> dict[str, dict[str, float]]:
     """n, hits@1 and f1 per question type (empty when no types were given)."""
+    return _groups(predictions, lambda q: q.qtype)
+
+
+def by_hop(predictions: Sequence[Prediction]) -> dict[str, dict[str, float]]:
+    """n, hits@1, f1 and median latency per hop (question file); empty when no hop is known."""
+    out = _groups(predictions, lambda q: q.hop)
+    for hop, m in out.items():
+        m["p50_ms"] = round(float(np.median([p.latency_ms for p in predictions if p.question.hop == hop])), 2)
+    return out
+
+
+def _groups(predictions: Sequence[Prediction], key: Callable[[Question], str | None]) -> dict[str, dict[str, float]]:
     groups: dict[str, list[Prediction]] = {}
     for p in predictions:
-        if p.question.qtype:
-            groups.setdefault(p.question.qtype, []).append(p)
-    return {t: {"n": len(ps), "hits@1": _mean([correct(p) for p in ps]),
-                "f1": _mean([_prf(p.answers, p.question.gold)[2] for p in ps])} for t, ps in sorted(groups.items())}
+        if (k := key(p.question)) is not None:
+            groups.setdefault(k, []).append(p)
+    return {k: {"n": len(ps), "hits@1": _mean([correct(p) for p in ps]),
+                "f1": _mean([_prf(p.answers, p.question.gold)[2] for p in ps])} for k, ps in sorted(groups.items())}
 
 
 def correct(p: Prediction) -> bool:
@@ -277,97 +380,5 @@ def summarize(results: dict[str, list[Prediction]]) -> dict[str, Any]:
     """The ``--json`` document: the first system's metrics at the top, every system under ``systems``."""
     systems = {name: metrics(preds) for name, preds in results.items()}
     first = next(iter(systems.values()), {})
-    return {**{k: first.get(k) for k in ("n", "hits@1", "f1", "latency_ms", "by_type")}, "systems": systems}
-
-
-def table(summary: dict[str, Any]) -> str:
-    """One readable row per system."""
-    cols = ("n", "hits@1", "precision", "recall", "f1", "exact", "linker@1", "uncited")
-    head = f"{'system':8} " + " ".join(f"{c:>9}" for c in cols) + f" {'p50 ms':>8} {'p95 ms':>8}"
-    rows = [head, "-" * len(head)]
-    for name, m in summary["systems"].items():
-        cells = " ".join(f"{_cell(m[c]):>9}" for c in cols)
-        rows.append(f"{name:8} {cells} {m['latency_ms']['p50']:>8.1f} {m['latency_ms']['p95']:>8.1f}")
-    return "\n".join(rows)
-
-
-def _cell(value: object) -> str:
-    if value is None:
-        return "-"
-    return f"{value:.3f}" if isinstance(value, float) else str(value)
-
-
-def write_report(directory: Path, results: dict[str, list[Prediction]], summary: dict[str, Any]) -> list[Path]:
-    """``summary.json``, ``questions.jsonl`` and, with matplotlib, PNG plots; returns the paths written."""
-    directory.mkdir(parents=True, exist_ok=True)
-    written = [directory / "summary.json", directory / "questions.jsonl"]
-    written[0].write_text(json.dumps(summary, indent=1, ensure_ascii=False))
-    with written[1].open("w", encoding="utf-8") as fh:
-        for system, preds in results.items():
-            for p in preds:
-                fh.write(json.dumps({"system": system, "question": p.question.text, "type": p.question.qtype,
-                                     "gold": sorted(p.question.gold), "predicted": list(p.answers),
-                                     "cited": list(p.cited), "correct": correct(p),
-                                     "latency_ms": round(p.latency_ms, 2)}, ensure_ascii=False) + "\n")
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")  # files only, never a window
-        import matplotlib.pyplot as plt
-    except ImportError:
-        log.warning("matplotlib is not installed: no plots")
-        return written
-    systems: dict[str, dict[str, Any]] = summary["systems"]
-    for name, plot in (("accuracy_by_type.png", _plot_types), ("latency.png", _plot_latency),
-                       ("systems.png", _plot_systems)):
-        fig = plot(plt, results, systems)
-        fig.tight_layout()
-        fig.savefig(directory / name, dpi=110)
-        plt.close(fig)
-        written.append(directory / name)
-    return written
-
-
-def _plot_types(plt: Any, results: dict[str, list[Prediction]], systems: dict[str, dict[str, Any]]) -> Any:
-    """Hits@1 per question type, one bar per system in each group."""
-    types = sorted({t for m in systems.values() for t in m["by_type"]}) or ["all"]
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(types) * len(systems)), 4.5))
-    width = 0.8 / max(1, len(systems))
-    for i, (name, m) in enumerate(systems.items()):
-        values = [m["by_type"][t]["hits@1"] if t in m["by_type"] else m["hits@1"] if t == "all" else 0.0
-                  for t in types]
-        ax.bar(np.arange(len(types)) + i * width, values, width, label=name)
-    counts = {t: max(m["by_type"].get(t, {}).get("n", 0) for m in systems.values()) for t in types}
-    ticks = [f"{t} (n={counts[t]})" if counts[t] else t for t in types]
-    ax.set_xticks(np.arange(len(types)) + width * (len(systems) - 1) / 2, ticks, rotation=30, ha="right")
-    ax.set_ylim(0, 1)
-    ax.set_ylabel("Hits@1")
-    ax.set_title("Accuracy by question type")
-    ax.legend()
-    return fig
-
-
-def _plot_latency(plt: Any, results: dict[str, list[Prediction]], systems: dict[str, dict[str, Any]]) -> Any:
-    """A histogram of per-question latency per system."""
-    fig, ax = plt.subplots(figsize=(6.5, 4.5))
-    for name, preds in results.items():
-        ax.hist([p.latency_ms for p in preds], bins=30, alpha=0.6, label=name)
-    ax.set_xlabel("latency (ms)")
-    ax.set_ylabel("questions")
-    ax.set_title("Latency per question")
-    ax.legend()
-    return fig
-
-
-def _plot_systems(plt: Any, results: dict[str, list[Prediction]], systems: dict[str, dict[str, Any]]) -> Any:
-    """The main metrics of every system side by side."""
-    keys = ["hits@1", "precision", "recall", "f1", "exact"]
-    fig, ax = plt.subplots(figsize=(7.0, 4.5))
-    width = 0.8 / max(1, len(systems))
-    for i, (name, m) in enumerate(systems.items()):
-        ax.bar(np.arange(len(keys)) + i * width, [m[k] for k in keys], width, label=name)
-    ax.set_xticks(np.arange(len(keys)) + width * (len(systems) - 1) / 2, keys)
-    ax.set_ylim(0, 1)
-    ax.set_title("Systems side by side")
-    ax.legend()
-    return fig
+    return {**{k: first.get(k) for k in ("n", "hits@1", "f1", "latency_ms", "by_type", "by_hop")},
+            "systems": systems}

@@ -159,7 +159,7 @@ def test_cli_eval_out_writes_files(kb: Path, tmp_path: Path, capsys: pytest.Capt
 def test_unknown_system_is_a_clear_error(kb: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert _eval(kb, tmp_path, "--systems", "kgqa,bogus") == 2
     err = capsys.readouterr().err
-    assert "unknown system 'bogus'" in err and "kgqa, dense, llamaindex" in err
+    assert "unknown system 'bogus'" in err and "kgqa, kgqa-zero-shot, dense, llamaindex" in err
 
 
 def _hop_files(tmp_path: Path) -> list[Path]:

@@ -63,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="the topic entity is never its own answer (MetaQA-style 'other' questions)")
     ask.add_argument("--hops", type=int, default=3, choices=(1, 2, 3), help="longest relation path")
     ask.add_argument("--explain", action="store_true", help="show how the answer was reached")
+    ask.add_argument("--scorer", default="auto",
+                     help="path scorer: auto (the KB's learned or the shipped adapter), zero-shot, or an adapter dir")
     ask.add_argument("--generator", choices=("auto", "off"), default="auto",
                      help="auto: the shipped generator when installed, else a rule-built cited sentence")
 
@@ -73,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--exclude-topic", action="store_true", help="the topic entity is never its own answer")
     chat.add_argument("--hops", type=int, default=3, choices=(1, 2, 3), help="longest relation path")
     chat.add_argument("--generator", choices=("auto", "off"), default="auto", help="as for ask")
+    chat.add_argument("--scorer", default="auto", help="as for ask")
 
     evaluate = sub.add_parser("eval", parents=[common], help="score systems on gold questions")
     evaluate.add_argument("--questions", action="append", required=True, metavar="PATH",
@@ -217,7 +220,8 @@ def _answering(args: argparse.Namespace) -> KGQA:
     # one OpenMP thread for one question: on a small machine a second one makes a FAISS search
     # many times slower (set before faiss and torch are imported)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    config = RetrieverConfig(evidence=args.k, paths=PathConfig(max_hops=args.hops, exclude_topic=args.exclude_topic))
+    config = RetrieverConfig(evidence=args.k, paths=PathConfig(max_hops=args.hops, exclude_topic=args.exclude_topic),
+                             scorer=args.scorer)
     return KGQA.open(args.kb, backend=args.backend, read_only=True, progress=not args.json, uri=args.uri,
                      user=args.user, database=args.database, password=os.environ.get("NEO4J_PASSWORD"),
                      embedder=args.embedder, config=config, generator=args.generator)

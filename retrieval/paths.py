@@ -124,11 +124,17 @@ class PathRetriever:
             paths = [p for p in paths if scored.topic not in p.nodes[1:]]
         return ScoredPath(scored.topic, scored.path, scored.score, scored.text, tuple(paths))
 
-    def retrieve(self, question: str, topics: Sequence[tuple[str, float]]) -> list[ScoredPath]:
-        """The ``beam`` best relation paths over all topics (weighted by link score), instantiated."""
+    def retrieve(self, question: str, topics: Sequence[tuple[str, float]],
+                 questions: Sequence[str] | None = None) -> list[ScoredPath]:
+        """The ``beam`` best relation paths over all topics (weighted by link score), instantiated.
+
+        ``questions``, aligned with ``topics``, gives each topic its own masked question (only
+        its own mention removed, so another mention's words, e.g. "director", stay readable).
+        """
         pooled: list[ScoredPath] = []
-        for topic, weight in topics:
-            for sp in self.score_paths(question, topic)[: self.config.beam * 3]:
+        for i, (topic, weight) in enumerate(topics):
+            asked = questions[i] if questions is not None else question
+            for sp in self.score_paths(asked, topic)[: self.config.beam * 3]:
                 pooled.append(ScoredPath(sp.topic, sp.path, sp.score * weight, sp.text))
         pooled.sort(key=lambda sp: -sp.score)
         chosen = []

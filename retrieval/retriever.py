@@ -101,9 +101,13 @@ class HybridRetriever:
         used = mentions[: self.config.topics]
         if not used:
             return []
-        masked = mask(question, [(m.start, m.end) for m in used])
-        topics = [(c.id, c.score) for m in used for c in m.candidates[: self.config.candidates]]
-        return self.paths.retrieve(masked or question, topics)
+        topics, questions = [], []
+        for m in used:  # each topic reads the question with only its own mention masked
+            masked = mask(question, [(m.start, m.end)]) or question
+            for c in m.candidates[: self.config.candidates]:
+                topics.append((c.id, c.score))
+                questions.append(masked)
+        return self.paths.retrieve(question, topics, questions)
 
     def _passages(self, question: str) -> list[tuple[Passage, float]]:
         if self.passages is None or self.config.passages == 0:

@@ -26,11 +26,12 @@ log = logging.getLogger(__name__)
 def table(summary: dict[str, Any]) -> str:
     """One readable row per system."""
     cols = ("n", "hits@1", "precision", "recall", "f1", "exact", "linker@1", "uncited")
-    head = f"{'system':10} " + " ".join(f"{c:>9}" for c in cols) + f" {'p50 ms':>8} {'p95 ms':>8}"
+    w = _name_width(summary)
+    head = f"{'system':{w}} " + " ".join(f"{c:>9}" for c in cols) + f" {'p50 ms':>8} {'p95 ms':>8}"
     rows = [head, "-" * len(head)]
     for name, m in summary["systems"].items():
         cells = " ".join(f"{_cell(m[c]):>9}" for c in cols)
-        rows.append(f"{name:10} {cells} {m['latency_ms']['p50']:>8.1f} {m['latency_ms']['p95']:>8.1f}")
+        rows.append(f"{name:{w}} {cells} {m['latency_ms']['p50']:>8.1f} {m['latency_ms']['p95']:>8.1f}")
     return "\n".join(rows)
 
 
@@ -39,12 +40,17 @@ def hop_table(summary: dict[str, Any]) -> str:
     hops = sorted({h for m in summary["systems"].values() for h in m.get("by_hop", {})})
     if not hops:
         return ""
-    head = f"{'hits@1':10} " + " ".join(f"{h:>15}" for h in hops) + f" {'all':>15}"
+    w = _name_width(summary)
+    head = f"{'hits@1':{w}} " + " ".join(f"{h:>15}" for h in hops) + f" {'all':>15}"
     rows = [head, "-" * len(head)]
     for name, m in summary["systems"].items():
         cells = [_hits(m["by_hop"].get(h)) for h in hops] + [_hits(m)]
-        rows.append(f"{name:10} " + " ".join(f"{c:>15}" for c in cells))
+        rows.append(f"{name:{w}} " + " ".join(f"{c:>15}" for c in cells))
     return "\n".join(rows)
+
+
+def _name_width(summary: dict[str, Any]) -> int:
+    return max([10, *(len(name) for name in summary["systems"])])
 
 
 def _hits(m: dict[str, Any] | None) -> str:

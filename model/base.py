@@ -1,4 +1,4 @@
-"""Model-layer interfaces: text embedders (and, later, scorers and generators).
+"""Model-layer interfaces: text embedders, and the device choice shared by the torch models.
 
 An ``Embedder`` turns texts into L2-normalised float32 vectors, so that a dot product is a
 cosine similarity. Concrete embedders live one per file (``model/embedders.py``); heavy
@@ -26,3 +26,21 @@ class Embedder(Protocol):
     def passage(self, texts: Sequence[str]) -> np.ndarray:
         """Embeddings of documents (passages, labels, verbalized paths)."""
         ...
+
+
+def pick_device(device: str | None) -> str:
+    """``cuda`` when torch sees a GPU and no device was named, else ``cpu``; the named one if usable.
+
+    Raises:
+        BackendUnavailable: a CUDA device was named but torch sees none.
+    """
+    import torch  # only when a torch model is built
+
+    from kg.errors import BackendUnavailable
+
+    if device is None:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise BackendUnavailable(f"device {device!r} was asked for, but torch sees no CUDA device "
+                                 f"(torch {torch.__version__}); use device='cpu'")
+    return device

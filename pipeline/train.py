@@ -242,13 +242,19 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], common:
     """``kgqa train scorer`` (and its options) on the CLI's sub-command parser."""
     train = sub.add_parser("train", help="fine-tune the models on your questions")
     models = train.add_subparsers(dest="model", required=True)
-    scorer = models.add_parser("scorer", parents=[common], help="the relation-path scorer (MiniLM + LoRA)")
-    scorer.add_argument("--questions", type=Path, nargs="+", required=True, help="gold questions (plain or .gz)")
-    scorer.add_argument("--format", choices=("metaqa", "tsv"), default="metaqa")
-    scorer.add_argument("--out", type=Path, required=True, help="adapter directory to write")
+    both = argparse.ArgumentParser(add_help=False)  # options of both models
+    both.add_argument("--questions", type=Path, nargs="+", required=True, help="gold questions (plain or .gz)")
+    both.add_argument("--format", choices=("metaqa", "tsv"), default="metaqa")
+    both.add_argument("--out", type=Path, required=True, help="adapter directory to write")
+    both.add_argument("--exclude-topic", action="store_true", help="the topic is never its own answer (MetaQA)")
+    both.add_argument("--seed", type=int, default=0)
+    both.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    both.add_argument("--init-adapter", type=Path, help="continue from this adapter")
+    both.add_argument("--no-progress", action="store_true")
+
+    scorer = models.add_parser("scorer", parents=[common, both], help="the relation-path scorer (MiniLM + LoRA)")
     scorer.add_argument("--hops", default="auto",
                         help="hop count of the questions for supervision: 1-3, 'any', or 'auto' (N-hop in the path)")
-    scorer.add_argument("--exclude-topic", action="store_true", help="the topic is never its own answer (MetaQA)")
     scorer.add_argument("--per-file", type=int, help="train on at most N questions of each file")
     scorer.add_argument("--validation", type=int, default=300, help="validation questions per file (train split)")
     scorer.add_argument("--generic-relations", type=Path,
@@ -258,29 +264,17 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], common:
     scorer.add_argument("--batch-size", type=int, default=32)
     scorer.add_argument("--lr", type=float, default=5e-4)
     scorer.add_argument("--rank", type=int, default=8, help="LoRA rank")
-    scorer.add_argument("--seed", type=int, default=0)
-    scorer.add_argument("--device", help="cpu or cuda (default: cuda when available)")
-    scorer.add_argument("--init-adapter", type=Path, help="continue from this adapter")
-    scorer.add_argument("--no-progress", action="store_true")
 
-    gen = models.add_parser("generator", parents=[common], help="the answer generator (gemma-3-270m + LoRA)")
-    gen.add_argument("--questions", type=Path, nargs="+", required=True, help="gold questions (plain or .gz)")
-    gen.add_argument("--format", choices=("metaqa", "tsv"), default="metaqa")
-    gen.add_argument("--out", type=Path, required=True, help="adapter directory to write")
+    gen = models.add_parser("generator", parents=[common, both], help="the answer generator (gemma-3-270m + LoRA)")
     gen.add_argument("--per-file", type=int, default=200, help="training questions per file (train split)")
     gen.add_argument("--validation", type=int, default=20, help="validation questions per file (train split)")
     gen.add_argument("--scorer", default="auto", help="path scorer used to build the prompts")
-    gen.add_argument("--exclude-topic", action="store_true", help="the topic is never its own answer (MetaQA)")
     gen.add_argument("-k", type=int, default=10, help="pieces of evidence in a prompt")
     gen.add_argument("--epochs", type=int, default=1)
     gen.add_argument("--max-steps", type=int, help="stop after this many optimizer steps")
     gen.add_argument("--batch-size", type=int, default=4)
     gen.add_argument("--lr", type=float, default=2e-4)
     gen.add_argument("--rank", type=int, default=16, help="LoRA rank")
-    gen.add_argument("--seed", type=int, default=0)
-    gen.add_argument("--device", help="cpu or cuda (default: cuda when available)")
-    gen.add_argument("--init-adapter", type=Path, help="continue from this adapter")
-    gen.add_argument("--no-progress", action="store_true")
 
 
 def _hops(setting: str, path: Path) -> int | None:

@@ -109,7 +109,7 @@ def table(rows: list[dict[str, Any]]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--kb", type=Path, default=Path("/tmp/kgqa-bench/metaqa"))
-    parser.add_argument("--per-hop", type=int, default=300)
+    parser.add_argument("--per-hop", type=int, default=300, help="questions per hop for the scorers (0: skip)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--scorer", type=Path, default=ROOT / "model/adapters/scorer")
     parser.add_argument("--generator-adapter", type=Path, default=ROOT / "model/adapters/generator")
@@ -120,11 +120,10 @@ def main() -> int:
         print(f"skipped: {DATA / 'metaqa'} is not there (see ../shared/data/README.md)")
         return 0
     qa = open_kb(args.kb)
-    items = questions(args.per_hop, args.seed)
     scorers = {"zero-shot": "zero-shot"}
     if (args.scorer / "adapter_config.json").exists():
         scorers["fine-tuned"] = str(args.scorer)
-    rows = scorer_rows(qa, items, scorers)
+    rows = scorer_rows(qa, questions(args.per_hop, args.seed), scorers) if args.per_hop else []
     report: dict[str, Any] = {"scorers": rows}
     if args.generator:
         from pipeline.api import KGQA

@@ -5,7 +5,8 @@ per hop, topic entity given and end to end (brackets stripped, the linker finds 
 Hits@1, answer-set F1 and retrieval latency with the zero-shot scorer and with the trained
 adapter. Part 2, for ``--generator N`` held-out questions per hop: the generator's raw answers
 checked against their evidence (uncited-entity rate, citation precision and recall, fallback
-rate), tokens/s and seconds per answer on this machine, and the adapter's training time per
+rate, and "complete": the final text names every one of the top five cited answers), tokens/s
+and seconds per answer on this machine, and the adapter's training time per
 epoch from its card.
 
     python bench/models.py [--kb DIR] [--per-hop 300] [--seed 0] [--generator 30] [--json]
@@ -73,7 +74,8 @@ def generator_rows(qa: Any, items: list[Any], adapter: Path) -> dict[str, Any]:
     from model.generator import Generator
 
     generator = Generator.load(adapter if adapter.exists() else None)
-    stats: dict[str, list[float]] = {k: [] for k in ("uncited", "precision", "recall", "fallback", "tps", "sec")}
+    stats: dict[str, list[float]] = {k: [] for k in ("uncited", "precision", "recall", "fallback", "complete",
+                                                     "tps", "sec")}
     for q in items:
         r = qa.retrieve(q.text)
         evidence = {e.number: e.content for e in r.evidence}
@@ -90,6 +92,8 @@ def generator_rows(qa: Any, items: list[Any], adapter: Path) -> dict[str, Any]:
         stats["fallback"].append(float(final.fallback))
         stats["precision"].append(len(cited & supporting) / len(cited) if cited else float(not supporting))
         stats["recall"].append(len(cited & supporting) / len(supporting) if supporting else 1.0)
+        shown = [a.label.lower() for a in r.answers[:5] if a.evidence]
+        stats["complete"].append(float(all(label in final.text.lower() for label in shown)))  # names them all
         stats["sec"].append(seconds)
         stats["tps"].append(getattr(generator, "last_tokens", 0) / seconds if seconds else 0.0)
         assert check.ok or final.fallback, final  # a final answer always passes its checks

@@ -341,12 +341,17 @@ def fallback_sentence(answers: Sequence[tuple[str, Sequence[int]]], max_answers:
     return f"The {verb} {_join(shown)}."
 
 
+COMPLETE = 5  # the answers with evidence a generated text must all name (as the fallback does)
+
+
 def finalize(generated: str | None, evidence: Mapping[int, str], answers: Sequence[tuple[str, Sequence[int]]],
              names: Iterable[str] = ()) -> FinalAnswer:
     """The generated text with re-assigned citations when it passes the checks, else the fallback.
 
     Besides ``check_answer``'s problems, a text that names none of ``answers`` (when there are
-    some) falls back, so the sentence never contradicts the ranked answers.
+    some) falls back, so the sentence never contradicts the ranked answers; so does one that
+    leaves out any of the first ``COMPLETE`` answers with evidence ("The answer is Belgium" when
+    nine countries border France is true but misleading).
 
     Args:
         generated: the generator's raw output, or None when there was none.
@@ -364,8 +369,13 @@ def finalize(generated: str | None, evidence: Mapping[int, str], answers: Sequen
         text = reassign_citations(" ".join(generated.split()), evidence, known)
         check = check_answer(text, evidence, known)
         problems = check.problems
-        if answers and not any(_contains(_mask(text, _cites(text)), label) for label in labels if label.strip()):
+        plain = _mask(text, _cites(text))
+        if answers and not any(_contains(plain, label) for label in labels if label.strip()):
             problems += ("the text names none of the answers",)
+        else:
+            left_out = [label for label, numbers in answers[:COMPLETE] if numbers and not _contains(plain, label)]
+            if left_out:
+                problems += (f"the text leaves out {len(left_out)} of the top cited answers",)
         if not problems:
             return FinalAnswer(text, check.cited, False, (), generated)
     sentence = fallback_sentence(answers)

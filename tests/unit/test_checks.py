@@ -185,3 +185,13 @@ def test_finalize_without_answers() -> None:
     final = finalize(None, EVIDENCE, [], NAMES)
     assert final.text == NO_ANSWER and final.cited == () and final.fallback
     assert not finalize(NO_ANSWER, EVIDENCE, [], NAMES).fallback
+
+
+def test_finalize_falls_back_when_the_text_leaves_out_cited_answers() -> None:
+    evidence = {1: "France <-borders- Andorra", 2: "France <-borders- Belgium", 3: "France <-borders- Spain"}
+    answers = [("Andorra", [1]), ("Belgium", [2]), ("Spain", [3])]
+    partial = finalize(" The answer is Belgium [2].", evidence, answers)
+    assert partial.fallback and partial.problems == ("the text leaves out 2 of the top cited answers",)
+    assert partial.text == "The answers are Andorra [1], Belgium [2] and Spain [3]."
+    whole = finalize(" The answers are Andorra [1], Belgium [2] and Spain [3].", evidence, answers)
+    assert not whole.fallback and whole.cited == (1, 2, 3)

@@ -4,7 +4,8 @@ Part 1, on held-out MetaQA dev questions (pipeline/splits.py; the adapters never
 per hop, topic entity given and end to end (brackets stripped, the linker finds the entity):
 Hits@1, answer-set F1 and retrieval latency with the zero-shot scorer and with the trained
 adapter. Part 2, for ``--generator N`` held-out questions per hop: the generator's raw answers
-checked against their evidence (uncited-entity rate, citation precision and recall, fallback
+checked against their evidence (uncited-entity rate; citation precision: cited items that end
+in a ranked answer; recall: the evidence of the five best answers that is cited; fallback
 rate, and "complete": the final text names every one of the top five cited answers), tokens/s
 and seconds per answer on this machine, and the adapter's training time per
 epoch from its card.
@@ -86,12 +87,13 @@ def generator_rows(qa: Any, items: list[Any], adapter: Path) -> dict[str, Any]:
         seconds = time.perf_counter() - start
         final = finalize(raw, evidence, answers, names)
         check = check_answer(final.text, evidence, names)
-        supporting = {n for a in r.answers[:5] for n in a.evidence}
+        supporting = {n for a in r.answers for n in a.evidence}  # evidence ending in some answer
+        top = {n for a in r.answers[:5] for n in a.evidence}  # ... in one of the five best
         cited = set(final.cited)
         stats["uncited"].append(float(any("not in the evidence" in p for p in final.problems)))
         stats["fallback"].append(float(final.fallback))
         stats["precision"].append(len(cited & supporting) / len(cited) if cited else float(not supporting))
-        stats["recall"].append(len(cited & supporting) / len(supporting) if supporting else 1.0)
+        stats["recall"].append(len(cited & top) / len(top) if top else 1.0)
         shown = [a.label.lower() for a in r.answers[:5] if a.evidence]
         stats["complete"].append(float(all(label in final.text.lower() for label in shown)))  # names them all
         stats["sec"].append(seconds)

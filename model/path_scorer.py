@@ -22,13 +22,14 @@ import logging
 import os
 import random
 import shutil
+import sys
 import tempfile
 import time
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -166,19 +167,26 @@ def data_hash(examples: Sequence[PathExample]) -> str:
     return digest.hexdigest()
 
 
-def path_accuracy(encoder: _BiEncoder, examples: Sequence[PathExample]) -> float:
-    """Share of examples whose best-scored candidate (over all of them) is a positive."""
+class _Scores(Protocol):
+    """What ``path_accuracy`` needs: retrieval.base.PathScorer's one method (model/ does not import retrieval)."""
+
+    def score(self, question: str, paths: Sequence[str]) -> Sequence[float]: ...
+
+
+def path_accuracy(scorer: _Scores, examples: Sequence[PathExample], progress: bool = False) -> float:
+    """Share of ``examples`` whose best-scored candidate path is a positive; a tie goes to the positive.
+
+    Any scorer works (zero-shot, trained, a fake); scores are the scorer's own, without the
+    retriever's hop penalty.
+    """
+    from tqdm import tqdm
+
     if not examples:
         return 0.0
-    texts = sorted({t for e in examples for t in e.positives + e.negatives})
-    index = {t: i for i, t in enumerate(texts)}
-    paths = encoder.vectors(texts)
-    questions = encoder.vectors([e.question for e in examples])
     right = 0
-    for e, q in zip(examples, questions):
-        cands = list(e.positives + e.negatives)
-        scores = paths[[index[t] for t in cands]] @ q
-        right += int(np.argmax(scores)) < len(e.positives)
+    for e in tqdm(examples, desc="path accuracy", disable=not progress, file=sys.stderr, leave=False):
+        scores = list(scorer.score(e.question, [*e.positives, *e.negatives]))
+        right += max(range(len(scores)), key=scores.__getitem__) < len(e.positives)
     return right / len(examples)
 
 
@@ -256,7 +264,7 @@ def _fit(encoder: _BiEncoder, train: list[PathExample], validation: list[PathExa
     steps = cfg.epochs * ((len(train) + cfg.batch_size - 1) // cfg.batch_size)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: max(0.0, 1 - s / max(steps, 1)))
     model.eval()
-    best_acc = path_accuracy(encoder, validation)
+    best_acc = path_accuracy(ZeroShotPathScorer(encoder), validation)
     best_state = {k: v.detach().clone() for k, v in model.state_dict().items() if "lora_" in k}
     epochs: list[dict[str, float]] = [{"epoch": 0, "validation_path_accuracy": round(best_acc, 4)}]
     stale = 0
@@ -274,7 +282,7 @@ def _fit(encoder: _BiEncoder, train: list[PathExample], validation: list[PathExa
             losses.append(float(loss.detach()))
             bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
         model.eval()
-        acc = path_accuracy(encoder, validation) if validation else 0.0
+        acc = path_accuracy(ZeroShotPathScorer(encoder), validation) if validation else 0.0
         epochs.append({"epoch": epoch, "train_loss": round(float(np.mean(losses)), 4),
                        "validation_path_accuracy": round(acc, 4),
                        "seconds": round(time.perf_counter() - start, 1)})

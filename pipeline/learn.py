@@ -29,7 +29,6 @@ import json
 import logging
 import os
 import re
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -45,7 +44,7 @@ from kg.errors import BackendUnavailable, KGQAError
 from kg.kb import KnowledgeBase
 from kg.stores.base import GraphStore
 from model.embedders import open_embedder
-from model.path_scorer import SHIPPED_SCORER, PathExample, TrainConfig, TrainedPathScorer, train_scorer
+from model.path_scorer import SHIPPED_SCORER, PathExample, TrainConfig, TrainedPathScorer, path_accuracy, train_scorer
 from model.scorer import ZeroShotPathScorer
 from pipeline.eval import Question
 from pipeline.feedback import Example, FeedbackStore
@@ -247,13 +246,13 @@ def _train_and_judge(root: Path, history: dict[str, Any], plan: _Plan, config: T
     out = root / f"scorer-{run:03d}"
     start = auto_adapter(root.parent, embedder, shipped=base is None)
     replay = _replay(root, history) + generic_examples(plan.relation_names, generic, config.seed + run)
-    before = accuracy(_scorer(start, embedder, device, base), plan.validation, progress)
+    before = path_accuracy(_scorer(start, embedder, device, base), plan.validation, progress)
     card = {"command": "kgqa learn", "learning_run": run, "started_from": _describe(start, root),
             "new_examples": len(plan.train), "replay": len(replay)}
     # no early stopping on the validation slice: it is the judge, it must not also pick the epoch
     train_scorer([e for _, e in plan.train] + replay, [], out, config, device, base,
                  start.path if start else None, progress, card)
-    after = accuracy(TrainedPathScorer.load(out, device, base), plan.validation, progress)
+    after = path_accuracy(TrainedPathScorer.load(out, device, base), plan.validation, progress)
     _append_examples(root, run, plan.train)
     record = _verdict(run, _describe(start, root), before, after, len(plan.validation))
     record.update(base=base, feedback=plan.feedback, examples=len(plan.train), replay=len(replay),
@@ -291,23 +290,6 @@ def _reject(adapter: Path) -> str:
     """Keep a rejected adapter for inspection, renamed so that nothing takes it for a live one."""
     adapter.rename(adapter.with_name(adapter.name + ".rejected"))
     return adapter.name + ".rejected"
-
-
-def accuracy(scorer: PathScorer, examples: Sequence[PathExample], progress: bool = False) -> float:
-    """Share of ``examples`` whose best-scored candidate path is a positive (any ``PathScorer``).
-
-    Scores are the scorer's own, without the retriever's hop penalty; a tie goes to the positive,
-    as in ``model.path_scorer.path_accuracy``.
-    """
-    from tqdm import tqdm
-
-    if not examples:
-        return 0.0
-    right = 0
-    for e in tqdm(examples, desc="path accuracy", disable=not progress, file=sys.stderr, leave=False):
-        scores = list(scorer.score(e.question, [*e.positives, *e.negatives]))
-        right += max(range(len(scores)), key=scores.__getitem__) < len(e.positives)
-    return right / len(examples)
 
 
 def read_history(kb_dir: str | Path) -> dict[str, Any]:

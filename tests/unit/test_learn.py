@@ -14,13 +14,13 @@ import pytest
 
 from kg.kb import KnowledgeBase
 from model.embedders import HashingEmbedder
-from model.path_scorer import SHIPPED_SCORER, TrainConfig, TrainedPathScorer, train_scorer
+from model.path_scorer import SHIPPED_SCORER, TrainConfig, TrainedPathScorer, path_accuracy, train_scorer
 from model.scorer import ZeroShotPathScorer
 from pipeline.answer import Answer, AnswerItem, LinkedMention
 from pipeline.cli import main
 from pipeline.eval import Question
 from pipeline.feedback import FeedbackStore
-from pipeline.learn import accuracy, learn, read_history
+from pipeline.learn import learn, read_history
 from pipeline.splits import split_of
 from pipeline.train import Supervision, build_examples
 from pipeline.wiring import path_scorer
@@ -161,8 +161,8 @@ def test_accuracy_takes_any_scorer() -> None:
     examples = [PathExample("who directed", ("directed by",), ("release year",)),
                 PathExample("who played", ("starred actors",), ("played by", "directed by")),
                 PathExample("what", ("release year",), ("directed by",))]  # a tie goes to the positive
-    assert accuracy(Words(), examples) == pytest.approx(2 / 3)
-    assert accuracy(Words(), []) == 0.0
+    assert path_accuracy(Words(), examples) == pytest.approx(2 / 3)
+    assert path_accuracy(Words(), []) == 0.0
 
 
 def test_wiring_ignores_a_live_adapter_that_is_missing(kb: Path, caplog: pytest.LogCaptureFixture) -> None:

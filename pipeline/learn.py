@@ -49,9 +49,8 @@ from model.scorer import ZeroShotPathScorer
 from pipeline.eval import Question
 from pipeline.feedback import Example, FeedbackStore
 from pipeline.splits import split_of
-from pipeline.train import EndSets, Supervision, generic_examples, node_labels, path_examples, vote
+from pipeline.train import Supervision, SupervisionGraph, generic_examples, path_examples, vote
 from retrieval.base import PathScorer
-from retrieval.graph_index import GraphIndex, read_edges
 from retrieval.paths import relation_name
 
 log = logging.getLogger(__name__)
@@ -194,9 +193,7 @@ def _plan(root: Path, seen: int, settings: Supervision, progress: bool) -> _Plan
 def _examples(store: GraphStore, feedback: Sequence[Example],
               settings: Supervision) -> tuple[list[tuple[Example, PathExample]], dict[str, int], list[str]]:
     """(feedback, example) pairs, the skipped feedback by reason, and the KB's relation names."""
-    edges = read_edges(store)
-    graph, ends = GraphIndex.from_table(edges), EndSets(edges)
-    labels, relations = node_labels(store)
+    graph = SupervisionGraph.read(store)
     made: list[tuple[Example, PathExample]] = []
     skipped: Counter[str] = Counter()
     for ex in feedback:
@@ -206,13 +203,13 @@ def _examples(store: GraphStore, feedback: Sequence[Example],
                     else "right but without answers"] += 1
             continue
         found = next((e for q in _questions(ex, gold)
-                      for e in path_examples([q], graph, ends, labels, relations, settings)), None)
+                      for e in path_examples([q], graph, settings)), None)
         if found is None:
             skipped["no linked topic entity" if not ex.topics else "no relation path reaches the answer"] += 1
             continue
         made.append((ex, found))
     voted = vote([e for _, e in made])
-    names = sorted({relation_name(p, relations) for p in set(edges.column("predicate").to_pylist())})
+    names = sorted({relation_name(p, graph.relations) for p in graph.predicates})
     return [(ex, e) for (ex, _), e in zip(made, voted)], dict(skipped), names
 
 

@@ -88,9 +88,28 @@ def _f1(ends: set[str], gold: set[str], labels: dict[str, str]) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
-def path_examples(questions: Sequence[Question], graph: GraphIndex, ends: EndSets, labels: dict[str, str],
-                  relation_labels: dict[str, str], settings: Supervision = Supervision()) -> Iterator[PathExample]:
+@dataclass(frozen=True)
+class SupervisionGraph:
+    """What weak supervision reads from a store, read once: relation paths, end sets, labels."""
+
+    paths: GraphIndex
+    ends: EndSets
+    labels: dict[str, str]  # entity id -> label
+    relations: dict[str, str]  # relation id -> label
+    predicates: tuple[str, ...]
+
+    @classmethod
+    def read(cls, store: GraphStore) -> SupervisionGraph:
+        edges = read_edges(store)
+        labels, relations = node_labels(store)
+        predicates = tuple(sorted(set(edges.column("predicate").to_pylist())))
+        return cls(GraphIndex.from_table(edges), EndSets(edges), labels, relations, predicates)
+
+
+def path_examples(questions: Sequence[Question], source: SupervisionGraph,
+                  settings: Supervision = Supervision()) -> Iterator[PathExample]:
     """One example per question whose topic is in the graph and some path reaches its answers."""
+    graph, ends, labels, relation_labels = source.paths, source.ends, source.labels, source.relations
     for q in questions:
         topic = _topic_id(q, labels)
         if topic is None:
@@ -170,17 +189,15 @@ def node_labels(store: GraphStore) -> tuple[dict[str, str], dict[str, str]]:
     return entities, relations
 
 
-def build_examples(store: GraphStore, questions: Sequence[Question], settings: Supervision,
+def build_examples(source: GraphStore | SupervisionGraph, questions: Sequence[Question], settings: Supervision,
                    progress: bool = True) -> list[PathExample]:
-    """Weakly supervised examples for ``questions`` (the caller picks the split)."""
+    """Weakly supervised examples for ``questions`` (the caller picks the split); pass a
+    ``SupervisionGraph`` to read the store once for several calls."""
     from tqdm import tqdm
 
-    edges = read_edges(store)
-    graph = GraphIndex.from_table(edges)
-    ends = EndSets(edges)
-    labels, relations = node_labels(store)
+    graph = source if isinstance(source, SupervisionGraph) else SupervisionGraph.read(source)
     found = tqdm(questions, desc="weak supervision", disable=not progress, file=sys.stderr)
-    return vote(list(path_examples(found, graph, ends, labels, relations, settings)))
+    return vote(list(path_examples(found, graph, settings)))
 
 
 def train_split(questions: Sequence[Question], per_file: int | None, validation: int,
@@ -325,11 +342,12 @@ def train_scorer_command(args: argparse.Namespace) -> int:
     train: list[PathExample] = []
     valid: list[PathExample] = []
     with KnowledgeBase.open(args.kb, read_only=True, progress=progress) as kb:
+        graph = SupervisionGraph.read(kb.store)  # once, not once per file and split
         for path, questions in zip(args.questions, questions_from(args.questions, args.format)):
             settings = Supervision(exclude_topic=args.exclude_topic, hops=_hops(args.hops, path))
             part, held = train_split(questions, args.per_file, args.validation, args.seed)
-            train += build_examples(kb.store, part, settings, progress)
-            valid += build_examples(kb.store, held, settings, progress)
+            train += build_examples(graph, part, settings, progress)
+            valid += build_examples(graph, held, settings, progress)
             log.info("%s: %d training and %d validation examples", path, len(train), len(valid))
     if args.generic_relations:
         train += generic_examples(read_relation_names(args.generic_relations), args.generic, args.seed)

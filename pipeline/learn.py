@@ -27,9 +27,7 @@ import argparse
 import dataclasses
 import json
 import logging
-import os
 import re
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -41,6 +39,7 @@ from typing import Any
 
 from kg.catalog import CATALOG_FILE
 from kg.errors import BackendUnavailable, KGQAError
+from kg.files import write_atomic
 from kg.kb import KnowledgeBase
 from kg.stores.base import GraphStore
 from model.embedders import open_embedder
@@ -280,7 +279,7 @@ def _record(root: Path, history: dict[str, Any], record: dict[str, Any], feedbac
     new = {**history, "feedback_seen": history["feedback_seen"] + feedback, "runs": [*history["runs"], record]}
     if live is not None:
         new.update(live=live, base=base)
-    _write(root / HISTORY, json.dumps(new, indent=1, ensure_ascii=False) + "\n")
+    write_atomic(root / HISTORY, json.dumps(new, indent=1, ensure_ascii=False) + "\n")
 
 
 def _reject(adapter: Path) -> str:
@@ -363,13 +362,13 @@ def _validation(root: Path, new: list[tuple[Example, PathExample]]) -> list[Path
     added = {(ex.answer_id, e.question): _row(e, answer_id=ex.answer_id) for ex, e in new}
     fresh = [row for key, row in added.items() if key not in keys]
     if fresh:
-        _write(path, _jsonl(rows + fresh))
+        write_atomic(path, _jsonl(rows + fresh))
     return [_example(r) for r in rows + fresh]
 
 
 def _append_examples(root: Path, run: int, made: list[tuple[Example, PathExample]]) -> None:
     rows = _read_jsonl(root / EXAMPLES) + [_row(e, run=run, answer_id=ex.answer_id) for ex, e in made]
-    _write(root / EXAMPLES, _jsonl(rows))
+    write_atomic(root / EXAMPLES, _jsonl(rows))
 
 
 def _row(e: PathExample, **extra: Any) -> dict[str, Any]:
@@ -387,20 +386,6 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 def _jsonl(rows: Sequence[dict[str, Any]]) -> str:
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
-
-
-def _write(path: Path, text: str) -> None:
-    """Replace ``path`` by ``text`` atomically (a temporary sibling, flushed, then renamed)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @contextmanager

@@ -38,7 +38,6 @@ import io
 import json
 import logging
 import math
-import os
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -53,6 +52,7 @@ from tqdm import tqdm
 
 from kg.base import Entity, EntityKind
 from kg.errors import SourceFormatError
+from kg.files import write_atomic
 from kg.stores.base import GraphStore
 from retrieval.base import Candidate, Mention
 from retrieval.normalize import no_space, normalize, normalize_mapped
@@ -561,18 +561,18 @@ class EntityLinker:
         entities = [[i, r.label, r.degree, r.description, [list(f) for f in r.forms]] for i, r in self._rows.items()]
         index = json.dumps({"entities": entities, "vector_forms": self._vector_forms}, ensure_ascii=False).encode()
         (path / MANIFEST).unlink(missing_ok=True)
-        _write_atomic(path / INDEX, index)
+        write_atomic(path / INDEX, index)
         if self._vector_forms:
             buffer = io.BytesIO()
             np.save(buffer, self._vectors.astype(np.float32, copy=False))
-            _write_atomic(path / VECTORS, buffer.getvalue())
+            write_atomic(path / VECTORS, buffer.getvalue())
         else:
             (path / VECTORS).unlink(missing_ok=True)
         manifest = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "entities": len(self._rows),
                     "forms": len(self._surface), "vectors": len(self._vector_forms),
                     "dimension": int(self._vectors.shape[1]) if self._vector_forms else None,
                     "embedder": getattr(self.embedder, "name", None), "digest": _digest(index)}
-        _write_atomic(path / MANIFEST, json.dumps(manifest, indent=1).encode())
+        write_atomic(path / MANIFEST, json.dumps(manifest, indent=1).encode())
 
     @classmethod
     def load(cls, directory: str | Path, embedder: TextEmbedder | None = None,
@@ -612,10 +612,4 @@ class EntityLinker:
 
 def _digest(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 

@@ -1,7 +1,9 @@
-"""The kgqa pipeline: the ``KGQA`` facade and the ``kgqa`` command line."""
+"""The kgqa pipeline: the ``KGQA`` facade, its answers and sessions, and the ``kgqa`` command line."""
 
 from __future__ import annotations
 
-from pipeline.api import KGQA
+from pipeline.answer import Answer, Citation, Clarification
+from pipeline.api import KGQA, AnswerStream, Request
+from pipeline.session import Session
 
-__all__ = ["KGQA"]
+__all__ = ["KGQA", "Answer", "AnswerStream", "Citation", "Clarification", "Request", "Session"]

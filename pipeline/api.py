@@ -26,7 +26,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Literal, Protocol, overload
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from kg.base import Entity
 from kg.catalog import SourceRecord
@@ -85,6 +85,34 @@ class Request:
     session: str | None = None
     turn: int | None = None
     timings: Mapping[str, float] = dataclasses.field(default_factory=dict)
+
+
+class AnswerStream:
+    """The text of an answer as it is produced; ``answer`` is the checked ``Answer`` at the end.
+
+    Iterating yields ``str`` pieces; once the iterator is exhausted ``answer`` is set (reading it
+    earlier consumes the rest of the stream). When the generated text failed its checks,
+    ``answer.text`` is the deterministic sentence that replaces what was streamed.
+    """
+
+    def __init__(self, items: Iterator[str | Answer]) -> None:
+        self._items = items
+        self._answer: Answer | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        for item in self._items:
+            if isinstance(item, str):
+                yield item
+            else:
+                self._answer = item
+
+    @property
+    def answer(self) -> Answer:
+        for _ in self:
+            pass
+        if self._answer is None:
+            raise KGQAError("the answer stream ended without an answer")
+        return self._answer
 
 
 class KGQA:
@@ -149,35 +177,29 @@ class KGQA:
         """The entity mentions of ``question`` (offsets refer to it with surrounding spaces stripped)."""
         return self.retriever().linker.link(question.strip()[:MAX_QUESTION], 5)
 
-    @overload
-    def ask(self, question: str, *, history: Sequence[tuple[str, str]] = (), stream: Literal[False] = False,
-            generate: bool | None = None) -> Answer: ...
-
-    @overload
-    def ask(self, question: str, *, history: Sequence[tuple[str, str]] = (), stream: Literal[True],
-            generate: bool | None = None) -> Iterator[str | Answer]: ...
-
-    def ask(self, question: str, *, history: Sequence[tuple[str, str]] = (), stream: bool = False,
-            generate: bool | None = None) -> Answer | Iterator[str | Answer]:
+    def ask(self, question: str, *, history: Sequence[tuple[str, str]] = (),
+            generate: bool | None = None) -> Answer:
         """Answer ``question`` with cited evidence.
 
         Args:
             question: the question, in plain language.
             history: earlier (question, answer text) pairs of a conversation, for the prompt
                 (``session`` resolves follow-ups as well; this only informs the generator).
-            stream: return an iterator instead of the answer (see ``answer_stream``).
             generate: True to require the generator, False to skip it, None to use it when
                 one is configured (``generator`` of ``open``).
 
         Returns:
-            The ``Answer``; with ``stream=True`` an iterator that yields the text as ``str``
-            pieces and then, as its last item, the checked ``Answer``.
+            The checked ``Answer`` (``ask_stream`` gives the same answer piece by piece).
 
         Raises:
             GeneratorUnavailable: ``generate=True`` and there is no generator.
         """
-        request = Request(question, history=tuple(history))
-        return self.answer_stream(request, generate) if stream else self.answer(request, generate)
+        return self.answer(Request(question, history=tuple(history)), generate)
+
+    def ask_stream(self, question: str, *, history: Sequence[tuple[str, str]] = (),
+                   generate: bool | None = None) -> AnswerStream:
+        """Answer ``question`` piece by piece: iterate for the text, then read ``.answer``."""
+        return AnswerStream(self.answer_stream(Request(question, history=tuple(history)), generate))
 
     def answer(self, request: Request, generate: bool | None = None) -> Answer:
         """The checked answer to a ``Request`` (what ``ask`` and sessions use), recorded for feedback."""

@@ -125,15 +125,17 @@ def test_generated_text_is_checked(kb: Path) -> None:
 def test_stream_yields_pieces_then_the_answer(kb: Path) -> None:
     fake = ScriptedGenerator("Kismet was directed by William Dieterle [1].")
     with KGQA.open(kb, progress=False, embedder="hashing", generator=fake) as qa:
-        items = list(qa.ask("Who directed Kismet?", stream=True))
-    *pieces, last = items
+        stream = qa.ask_stream("Who directed Kismet?")
+        pieces = list(stream)
+        last = stream.answer
     assert len(pieces) > 2 and all(isinstance(p, str) for p in pieces) and isinstance(last, Answer)
-    assert "".join(p for p in pieces if isinstance(p, str)) == last.generated and not last.fallback
+    assert "".join(pieces) == last.generated and not last.fallback
 
 
 def test_stream_without_generator_and_required_generation(qa: KGQA) -> None:
-    items = list(qa.ask("Who directed Kismet?", stream=True))
-    assert len(items) == 2 and isinstance(items[1], Answer) and items[0] == items[1].text
+    stream = qa.ask_stream("Who directed Kismet?")
+    pieces = list(stream)
+    assert len(pieces) == 1 and isinstance(stream.answer, Answer) and pieces[0] == stream.answer.text
     with pytest.raises(GeneratorUnavailable):
         qa.ask("Who directed Kismet?", generate=True)
     assert qa.generator() is None

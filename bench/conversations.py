@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 DATA = ROOT.parent / "shared" / "data" / "metaqa"
 OUT = ROOT / "tests" / "data" / "conversations.jsonl"
 
-from pipeline.splits import split_of  # noqa: E402  (after the path is set)
+from pipeline.questions import split_of  # noqa: E402  (after the path is set)
 from retrieval.normalize import normalize  # noqa: E402
 
 Graph = dict[str, dict[str, list[str]]]
@@ -89,7 +89,7 @@ class KB:
 
 
 def dev_questions(hop_dir: Path) -> list[Any]:
-    from pipeline.eval import read_questions
+    from pipeline.questions import read_questions
 
     qs = read_questions(hop_dir / "qa_dev.txt.gz", "metaqa", hop_dir / "qa_dev_qtype.txt.gz")
     return [q for q in qs if split_of(q.text) == "heldout" and q.topic and q.topic_span]

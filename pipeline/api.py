@@ -23,10 +23,9 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Literal
 
 from kg.base import Entity
 from kg.catalog import SourceRecord
@@ -35,56 +34,24 @@ from kg.ingest import IndexReport
 from kg.kb import KnowledgeBase
 from kg.readers import ReaderOptions
 from kg.stores import Direction, Edge
+from model.base import TextGenerator
 from model.checks import FinalAnswer, finalize
-from pipeline.answer import Answer, build
+from model.registry import SHIPPED_GENERATOR
 from pipeline.feedback import Feedback, FeedbackStore
+from pipeline.types import Answer, Request, build
 from retrieval.base import Mention, Retrieval
-from retrieval.paths import relation_name
-from retrieval.retriever import MAX_QUESTION, HybridRetriever, RetrieverConfig
+from retrieval.retriever import HybridRetriever, RetrieverConfig
 
 if TYPE_CHECKING:
-    from pipeline.session import Session
+    from pipeline.dialogue.session import Session
 
 log = logging.getLogger(__name__)
-ADAPTER = Path(__file__).resolve().parents[1] / "model" / "adapters" / "generator"
 NOTES = {"empty question": "Please ask a question.",
          "no entity found": "I found no entity of the knowledge base in that question."}
 
 
 class GeneratorUnavailable(KGQAError):
     """Generation was asked for, but no generator is configured or shipped."""
-
-
-class TextGenerator(Protocol):
-    """What ``ask`` needs of a generator (``model.generator.Generator`` fits)."""
-
-    def generate(self, prompt: str, max_new_tokens: int = 64, constrain: bool = True) -> str: ...
-
-    def stream(self, prompt: str, max_new_tokens: int = 64, constrain: bool = True) -> Iterator[str]: ...
-
-
-@dataclass(frozen=True)
-class Request:
-    """One question to answer, with what a conversation knows about it.
-
-    Args:
-        question: as the user wrote it.
-        resolved: the question retrieval sees, when follow-up resolution rewrote it.
-        history: earlier (question, answer text) pairs, oldest first, for the prompt.
-        mentions: linked entities that replace the linker (offsets refer to ``resolved``).
-        exclude: entity ids never given as answers ("what *else* did he direct").
-        session, turn: where the answer belongs, for the feedback store.
-        timings: stages already measured (ms), merged into the answer's.
-    """
-
-    question: str
-    resolved: str | None = None
-    history: tuple[tuple[str, str], ...] = ()
-    mentions: tuple[Mention, ...] | None = None
-    exclude: tuple[str, ...] = ()
-    session: str | None = None
-    turn: int | None = None
-    timings: Mapping[str, float] = dataclasses.field(default_factory=dict)
 
 
 class AnswerStream:
@@ -160,10 +127,10 @@ class KGQA:
     def generator(self) -> TextGenerator | None:
         """The generator ``generator="auto"`` or an object configured, loaded on first use; else None."""
         with self._lock:
-            if self._generator is None and self.generator_setting == "auto" and ADAPTER.is_dir():
+            if self._generator is None and self.generator_setting == "auto" and SHIPPED_GENERATOR.is_dir():
                 from model.generator import Generator  # torch and the weights load only here
 
-                self._generator = Generator.load(ADAPTER)
+                self._generator = Generator.load(SHIPPED_GENERATOR)
             return self._generator
 
     def feedback_store(self) -> FeedbackStore:
@@ -175,7 +142,12 @@ class KGQA:
 
     def link(self, question: str) -> list[Mention]:
         """The entity mentions of ``question`` (offsets refer to it with surrounding spaces stripped)."""
-        return self.retriever().linker.link(question.strip()[:MAX_QUESTION], 5)
+        return self.retriever().link(question)
+
+    def fit(self, question: str, entity: str) -> float:
+        """How well ``question`` (its entity mention removed) can be asked of ``entity``: the score
+        of its best relation path there (``-inf`` when the entity has none)."""
+        return self.retriever().fit(question, entity)
 
     def ask(self, question: str, *, history: Sequence[tuple[str, str]] = (),
             generate: bool | None = None) -> Answer:
@@ -254,7 +226,7 @@ class KGQA:
 
     def session(self) -> Session:
         """A new conversation over this knowledge base (see ``pipeline.session``)."""
-        from pipeline.session import Session
+        from pipeline.dialogue.session import Session  # the facade does not need dialogue to answer
 
         return Session(self)
 
@@ -343,7 +315,7 @@ class KGQA:
         model = self.generator()
         if model is None and generate:
             raise GeneratorUnavailable("no generator: pass generator= to KGQA.open, or ship "
-                                       f"the adapter at {ADAPTER}")
+                                       f"the adapter at {SHIPPED_GENERATOR}")
         return model if retrieval.evidence else None
 
     def _finish(self, request: Request, retrieval: Retrieval, generated: str | None,
@@ -372,10 +344,10 @@ class KGQA:
     def _names(self, nodes: set[str], predicates: set[str]) -> dict[str, str]:
         """Labels of nodes and predicates; a predicate without one gets a readable form of its id."""
         labels = self.labels(sorted(nodes | predicates))
-        relations = self.retriever().paths.labels
+        retriever = self.retriever()
         for p in predicates:
             if labels.get(p, p) == p:
-                labels[p] = relation_name(p, relations)
+                labels[p] = retriever.relation_label(p)
         return labels
 
     def close(self) -> None:

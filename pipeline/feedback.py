@@ -22,7 +22,7 @@ from pathlib import Path
 from types import TracebackType
 
 from kg.errors import KGQAError
-from pipeline.answer import Answer
+from pipeline.types import Answer
 
 FEEDBACK_FILE = "feedback.sqlite"
 SCHEMA = """

@@ -18,12 +18,11 @@ from kg.base import Entity, EntityKind
 from kg.errors import KGQAError
 from kg.kb import KnowledgeBase
 from kg.stores.base import GraphStore
-from model.base import Embedder
+from model.base import Embedder, PathScorer
 from model.embedders import open_embedder
 from model.path_scorer import TrainedPathScorer
+from model.registry import auto_adapter
 from model.scorer import ZeroShotPathScorer
-from pipeline.learn import auto_adapter
-from retrieval.base import PathScorer
 from retrieval.graph_index import GraphIndex
 from retrieval.linker import EntityLinker
 from retrieval.passages import DensePassages

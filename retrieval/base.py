@@ -1,15 +1,13 @@
 """Retrieval value types: linked entities, scored relation paths, evidence, and the result.
 
 Everything here is a frozen value carrying its provenance, so that a cited piece of evidence
-is just data. ``PathScorer`` is the small interface through which a zero-shot or trained model
-scores (question, relation path) pairs; retrieval never imports a concrete model.
+is just data. Retrieval takes its models through model/base.py's interfaces (``PathScorer``,
+``Embedder``) and never imports a concrete model.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from kg.base import Passage
 from kg.stores.base import GraphPath, RelationPath
@@ -90,11 +88,3 @@ class Retrieval:
     prompt: str
     timings: dict[str, float] = field(default_factory=dict)
     note: str | None = None  # e.g. "no entity found"
-
-
-class PathScorer(Protocol):
-    """Scores relation paths for a question; higher is better."""
-
-    def score(self, question: str, paths: Sequence[str]) -> Sequence[float]:
-        """One score per verbalized path, for ``question`` (topic mention already masked)."""
-        ...

@@ -27,8 +27,7 @@ import numpy as np
 
 from kg.stores.base import GraphStore
 from model.base import Embedder
-from retrieval.graph_index import read_edges
-from retrieval.paths import relation_name
+from model.prompts import relation_name
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +57,7 @@ def labeled_triples(store: GraphStore) -> list[LabeledTriple]:
     Sorted because a store returns its edges in no fixed order, and the order decides what a
     cache of their vectors matches and how ties between equal scores break.
     """
-    edges = read_edges(store)
+    edges = store.edges()
     subjects = edges.column("subject").to_pylist()
     predicates = edges.column("predicate").to_pylist()
     objects = edges.column("object").to_pylist()

@@ -29,13 +29,8 @@ import pyarrow.compute as pc
 
 from kg.base import Provenance
 from kg.errors import KGQAError
-from kg.stores.base import Edge, GraphPath, GraphStore, PathCount, RelationPath, Step
-from kg.stores.cypher import CypherReads
-from kg.stores.embedded import EmbeddedStore
+from kg.stores.base import Edge, GraphPath, GraphStore, PathCount, RelationPath, Step, edge_table
 
-EDGE_QUERY = "MATCH (a:Entity)-[r:REL]->(b:Entity) RETURN a.id, r.p, b.id, r.key, r.src, r.line, r.q"
-COLUMNS = ("subject", "predicate", "object", "key", "source", "line", "qualifiers")
-_TYPES = (pa.string(), pa.string(), pa.string(), pa.int64(), pa.string(), pa.int64(), pa.string())
 _NO_LINE = -(2**63)  # stands for a null line
 _CHUNK = 1024  # partial walks extended together by ``follow``
 
@@ -57,24 +52,6 @@ class IndexLimits:
     def __post_init__(self) -> None:
         if self.max_frontier < 1 or self.max_rows < 1:
             raise ValueError("max_frontier and max_rows must be positive")
-
-
-def read_edges(store: GraphStore) -> pa.Table:
-    """Every edge of a Cypher store as one Arrow table with the columns ``COLUMNS``.
-
-    The embedded store hands its result over as Arrow; other Cypher stores (Neo4j) return rows.
-
-    Raises:
-        KGQAError: the store does not speak Cypher.
-    """
-    if isinstance(store, EmbeddedStore):
-        table = store._run(EDGE_QUERY).get_as_arrow()
-        return pa.table([table.column(i).cast(t) for i, t in enumerate(_TYPES)], names=list(COLUMNS))
-    if not isinstance(store, CypherReads):
-        raise KGQAError(f"cannot read the edges of a {type(store).__name__} into a GraphIndex")
-    rows = store._rows(EDGE_QUERY)
-    columns = list(zip(*rows)) if rows else [()] * len(COLUMNS)
-    return pa.table([pa.array(list(c), t) for c, t in zip(columns, _TYPES)], names=list(COLUMNS))
 
 
 def _encode(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
@@ -166,12 +143,15 @@ class GraphIndex:
 
     @classmethod
     def from_store(cls, store: GraphStore, limits: IndexLimits = IndexLimits()) -> GraphIndex:
-        """Read every edge of ``store`` once (LadybugDB as Arrow, Neo4j as rows).
+        """Read every edge of ``store`` once (``GraphStore.edges``).
 
         Raises:
-            KGQAError: the store does not speak Cypher.
+            KGQAError: the object is no ``GraphStore`` (it cannot hand over its edges).
         """
-        return cls.from_table(read_edges(store), limits)
+        if not callable(getattr(store, "edges", None)):
+            raise KGQAError(f"cannot read the edges of a {type(store).__name__} into a GraphIndex: "
+                            "it has no edges() (see kg.stores.base.GraphStore)")
+        return cls.from_table(store.edges(), limits)
 
     @classmethod
     def from_edges(cls, subjects: Sequence[str], predicates: Sequence[str], objects: Sequence[str],
@@ -180,12 +160,11 @@ class GraphIndex:
                    limits: IndexLimits = IndexLimits()) -> GraphIndex:
         """An index of the given edges, one per position of the equally long sequences."""
         columns = (subjects, predicates, objects, np.asarray(keys, dtype=np.int64), sources, lines, qualifiers)
-        arrays = [pa.array(c, t) for c, t in zip(columns, _TYPES)]
-        return cls.from_table(pa.table(arrays, names=list(COLUMNS)), limits)
+        return cls.from_table(edge_table(columns), limits)
 
     @classmethod
     def from_table(cls, table: pa.Table, limits: IndexLimits = IndexLimits()) -> GraphIndex:
-        """An index of the edges in an Arrow table with the columns ``COLUMNS``."""
+        """An index of the edges in an Arrow table with the columns ``kg.stores.base.EDGE_COLUMNS``."""
         n = table.num_rows
         ends = [table.column(c).cast(pa.large_string()).combine_chunks() for c in ("subject", "object")]
         ids, codes = _encode(pa.concat_arrays(ends))

@@ -44,7 +44,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import ahocorasick
 import numpy as np
@@ -54,6 +54,7 @@ from kg.base import Entity, EntityKind
 from kg.errors import SourceFormatError
 from kg.files import write_atomic
 from kg.stores.base import GraphStore
+from model.base import Embedder
 from retrieval.base import Candidate, Mention
 from retrieval.normalize import no_space, normalize, normalize_mapped
 
@@ -70,14 +71,6 @@ some each both more most other such own same up down out over under again off s 
 什么 哪里 哪个 哪些 谁 是 的 了 在 和 与 吗 呢 怎么 为什么 多少 哪 几
 """.split())
 _LOG_POPULAR = math.log1p(10_000)  # a degree that counts as fully popular, whatever the graph
-
-
-class TextEmbedder(Protocol):
-    """What the dense fallback needs of an embedder (``model.base.Embedder`` fits)."""
-
-    def query(self, texts: Sequence[str]) -> np.ndarray: ...
-
-    def passage(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -273,7 +266,7 @@ class EntityLinker:
     """
 
     def __init__(self, rows: dict[str, _Row], config: LinkerConfig = LinkerConfig(),
-                 embedder: TextEmbedder | None = None,
+                 embedder: Embedder | None = None,
                  vectors: tuple[list[str], np.ndarray] | None = None, progress: bool = False) -> None:
         self.config = config
         self.embedder = embedder
@@ -282,7 +275,7 @@ class EntityLinker:
         self._reindex(progress)
 
     @classmethod
-    def build(cls, store: GraphStore, progress: bool = True, embedder: TextEmbedder | None = None,
+    def build(cls, store: GraphStore, progress: bool = True, embedder: Embedder | None = None,
               config: LinkerConfig = LinkerConfig()) -> EntityLinker:
         """Index every entity of ``store`` (relation nodes are left out).
 
@@ -296,7 +289,7 @@ class EntityLinker:
 
     @classmethod
     def from_batches(cls, batches: Iterable[list[tuple[Entity, int]]], progress: bool = True,
-                     embedder: TextEmbedder | None = None, config: LinkerConfig = LinkerConfig()) -> EntityLinker:
+                     embedder: Embedder | None = None, config: LinkerConfig = LinkerConfig()) -> EntityLinker:
         """Index entities given as ``scan_entities`` yields them (batches of (entity, degree))."""
         rows: dict[str, _Row] = {}
         with tqdm(desc="linker: reading entities", unit=" entities", disable=not progress, leave=False) as bar:
@@ -535,7 +528,7 @@ class EntityLinker:
             words.append(word)
         return words if changed else None
 
-    def _dense(self, q: _Question, k: int, embedder: TextEmbedder) -> list[list[_Hit]]:
+    def _dense(self, q: _Question, k: int, embedder: Embedder) -> list[list[_Hit]]:
         """Matches by cosine of embedded n-grams (``query``) and embedded forms (``passage``)."""
         spans = self._ngrams(q.norm)
         if not spans:
@@ -575,7 +568,7 @@ class EntityLinker:
         write_atomic(path / MANIFEST, json.dumps(manifest, indent=1).encode())
 
     @classmethod
-    def load(cls, directory: str | Path, embedder: TextEmbedder | None = None,
+    def load(cls, directory: str | Path, embedder: Embedder | None = None,
              config: LinkerConfig = LinkerConfig()) -> EntityLinker:
         """Read an index written by ``save``.
 

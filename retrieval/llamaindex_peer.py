@@ -47,8 +47,8 @@ from pydantic import PrivateAttr
 from kg.errors import KGQAError
 from kg.stores.base import GraphStore
 from model.base import Embedder
+from model.prompts import relation_name
 from retrieval.baselines import cached_vectors, labeled_triples
-from retrieval.paths import relation_name
 
 log = logging.getLogger(__name__)
 _Entry = tuple[int, str, str, str]  # (stable hash, subject, relation, object) of one triplet

@@ -5,10 +5,7 @@ For each linked topic entity the store enumerates the relation paths of 1..``max
 the topic mention masked; the best ``beam`` paths are followed into concrete graph paths with
 provenance, and their end entities become ranked answers.
 
-Verbalization follows what worked zero-shot (DESIGN.md): the last hop first, hops joined with
-"of" ("in language of directed by"), relation names reduced to their last readable segment
-("http://x/prop/capital" -> "capital", "directed_by" -> "directed by") or their label when the
-KB gives one (Wikidata "P31" -> "instance of").
+Paths are verbalized by ``model.prompts.verbalize`` (the form the trained scorer was trained on).
 
 ``exclude_topic`` is a per-KB setting, not a rule: MetaQA's multi-hop questions ask about
 *other* entities (the topic never counts as an answer, and paths through the topic are
@@ -23,10 +20,10 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from kg.stores.base import GraphPath, PathCount, RelationPath
-from retrieval.base import PathScorer, RankedAnswer, ScoredPath
+from model.base import PathScorer
+from model.prompts import verbalize
+from retrieval.base import RankedAnswer, ScoredPath
 
-DEFAULT_HOP_PENALTY = 0.1
-_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 
 
 @dataclass(frozen=True)
@@ -57,19 +54,6 @@ class PathConfig:
             raise ValueError("max_hops must be 1, 2 or 3")
         if self.beam < 1 or self.max_paths < 1:
             raise ValueError("beam and max_paths must be positive")
-
-
-def relation_name(predicate: str, labels: dict[str, str] | None = None) -> str:
-    """A readable name for a predicate: its label, else the last segment of its id."""
-    if labels and labels.get(predicate):
-        return labels[predicate]
-    tail = re.split(r"[/#:]", predicate.rstrip("/#"))[-1] or predicate
-    return _CAMEL.sub(" ", tail).replace("_", " ").strip().lower()
-
-
-def verbalize(path: RelationPath, labels: dict[str, str] | None = None) -> str:
-    """``in language of directed by``: last hop first, hops joined with "of"."""
-    return " of ".join(relation_name(step.predicate, labels) for step in reversed(path))
 
 
 def mask(question: str, spans: Sequence[tuple[int, int]]) -> str:
@@ -109,7 +93,7 @@ class PathRetriever:
         texts = [verbalize(c.path, self.labels) for c in counts]
         penalty = self.config.hop_penalty
         if penalty is None:
-            penalty = float(getattr(self.scorer, "hop_penalty", DEFAULT_HOP_PENALTY))
+            penalty = self.scorer.hop_penalty
         scores = [s - penalty * (len(c.path) - 1) for c, s in zip(counts, self.scorer.score(question, texts))]
         ranked = sorted(zip(counts, texts, scores), key=lambda t: (-t[2], len(t[0].path)))
         return [ScoredPath(topic, c.path, float(s), text) for c, text, s in ranked]

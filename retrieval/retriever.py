@@ -16,8 +16,9 @@ from typing import Protocol, TypeVar
 
 from kg.base import Passage
 from kg.stores.base import GraphStore
+from model.prompts import build_prompt, relation_name
 from retrieval.base import Evidence, Mention, RankedAnswer, Retrieval, ScoredPath
-from retrieval.fusion import build_prompt, fuse
+from retrieval.fusion import fuse
 from retrieval.paths import PathConfig, PathRetriever, mask, rank_answers
 
 MAX_QUESTION = 2000
@@ -65,6 +66,19 @@ class HybridRetriever:
         self.passages = passages
         self.config = config
 
+    def link(self, question: str, k: int = 5) -> list[Mention]:
+        """The entity mentions of ``question`` (offsets refer to it with surrounding spaces stripped)."""
+        return self.linker.link(question.strip()[:MAX_QUESTION], k)
+
+    def fit(self, question: str, entity: str) -> float:
+        """The score of the best relation path around ``entity`` for ``question`` (-inf: none)."""
+        scored = self.paths.score_paths(question, entity)
+        return scored[0].score if scored else float("-inf")
+
+    def relation_label(self, predicate: str) -> str:
+        """A predicate's label, else a readable form of its id."""
+        return relation_name(predicate, self.paths.labels)
+
     def retrieve(self, question: str, k: int | None = None, history: Sequence[tuple[str, str]] = (),
                  mentions: Sequence[Mention] | None = None) -> Retrieval:
         """Everything found for ``question``; ``k`` overrides the number of evidence items.
@@ -94,8 +108,9 @@ class HybridRetriever:
         answers = cite(answers, evidence)
         timings["fuse"] = round((time.perf_counter() - start) * 1000, 2)
         note = None if found else "no entity found"
+        prompt = build_prompt(question, [(e.number, e.content) for e in evidence], history)
         return Retrieval(question, tuple(found), tuple(chosen), tuple(answers), tuple(passages),
-                         tuple(evidence), build_prompt(question, evidence, history), timings, note)
+                         tuple(evidence), prompt, timings, note)
 
     def _paths(self, question: str, mentions: list[Mention]) -> list[ScoredPath]:
         used = mentions[: self.config.topics]

@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
+import pyarrow as pa
 
 from kg.base import Entity, Provenance
 
@@ -126,8 +127,24 @@ class Change:
         return not (self.records or self.subjects or len(self.remove_keys) or self.remove_nodes)
 
 
+EDGE_COLUMNS = ("subject", "predicate", "object", "key", "source", "line", "qualifiers")
+EDGE_SCHEMA = pa.schema([("subject", pa.string()), ("predicate", pa.string()), ("object", pa.string()),
+                         ("key", pa.int64()), ("source", pa.string()), ("line", pa.int64()),
+                         ("qualifiers", pa.string())])
+
+
+def edge_table(columns: Sequence[Sequence[Any] | np.ndarray]) -> pa.Table:
+    """The edge table (``EDGE_SCHEMA``) of seven equally long columns, in ``EDGE_COLUMNS`` order."""
+    return pa.table([pa.array(list(c), f.type) for c, f in zip(columns, EDGE_SCHEMA)], schema=EDGE_SCHEMA)
+
+
 class GraphStore(Protocol):
-    """A property graph of entities and triples, embedded or behind a server."""
+    """A property graph of entities and triples, embedded or behind a server: what every backend does.
+
+    The path queries (``follow``, ``relation_paths``, ``shortest_paths``) are the optional
+    ``PathQueries``; both shipped backends have them, and an in-memory ``GraphIndex`` built from
+    ``edges()`` answers them for any store.
+    """
 
     name: str
 
@@ -156,6 +173,20 @@ class GraphStore(Protocol):
         """Edges at ``entity``, optionally of one predicate and direction."""
         ...
 
+    def edges(self) -> pa.Table:
+        """Every edge as one Arrow table with ``EDGE_SCHEMA`` (what in-memory indices are built from)."""
+        ...
+
+    def stats(self) -> StoreStats:
+        ...
+
+    def close(self) -> None:
+        ...
+
+
+class PathQueries(Protocol):
+    """Path reads over a graph; a store or a ``GraphIndex`` may answer them."""
+
     def follow(self, start: str, path: RelationPath, limit: int = 1000) -> list[GraphPath]:
         """Concrete paths from ``start`` along ``path`` (at most ``limit``)."""
         ...
@@ -167,12 +198,10 @@ class GraphStore(Protocol):
         """
         ...
 
+
+class PathStore(GraphStore, PathQueries, Protocol):
+    """A store that also answers path queries itself (both shipped backends)."""
+
     def shortest_paths(self, source: str, target: str, max_hops: int = 3) -> list[GraphPath]:
         """All shortest paths (<= max_hops, any direction) between two entities."""
-        ...
-
-    def stats(self) -> StoreStats:
-        ...
-
-    def close(self) -> None:
         ...

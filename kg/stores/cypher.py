@@ -12,8 +12,20 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import pyarrow as pa
+
 from kg.base import Entity, EntityKind, Literal, Provenance, ValueType
-from kg.stores.base import Direction, Edge, GraphPath, PathCount, RelationPath, Step, StoreStats
+from kg.stores.base import (
+    EDGE_COLUMNS,
+    Direction,
+    Edge,
+    GraphPath,
+    PathCount,
+    RelationPath,
+    Step,
+    StoreStats,
+    edge_table,
+)
 
 NODE = "Entity"
 REL = "REL"
@@ -118,6 +130,7 @@ def _directions(direction: Direction) -> tuple[bool, ...]:
 
 
 _COLS = ", ".join(f"e.{f}" for f in ENTITY_FIELDS)
+EDGE_QUERY = "MATCH (a:Entity)-[r:REL]->(b:Entity) RETURN a.id, r.p, b.id, r.key, r.src, r.line, r.q"
 
 
 class CypherReads(ABC):
@@ -129,6 +142,11 @@ class CypherReads(ABC):
     @abstractmethod
     def _rows(self, query: str, params: dict[str, Any] | None = None) -> list[list[Any]]:
         """Run ``query`` with ``params`` and return every row."""
+
+    def edges(self) -> pa.Table:
+        """Every edge as rows, turned into the edge table (a backend may hand over Arrow directly)."""
+        rows = self._rows(EDGE_QUERY)
+        return edge_table(list(zip(*rows)) if rows else [()] * len(EDGE_COLUMNS))
 
     def applied_seq(self) -> int:
         rows = self._rows(f"MATCH (m:{META} {{k: 'seq'}}) RETURN m.v")

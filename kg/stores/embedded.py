@@ -20,7 +20,7 @@ import pyarrow as pa
 from kg.base import EntityKind
 from kg.errors import BackendUnavailable, StoreLocked
 from kg.stores import cypher
-from kg.stores.base import Change, GraphPath, Step
+from kg.stores.base import EDGE_SCHEMA, Change, GraphPath, Step
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +154,11 @@ class EmbeddedStore(cypher.CypherReads):
                 steps.append(Step(r["p"], s == ids[i]))
             paths.append(GraphPath(ids, tuple(edges), tuple(steps)))
         return paths
+
+    def edges(self) -> pa.Table:
+        """Every edge, handed over by LadybugDB as Arrow (no Python rows)."""
+        table = self._run(cypher.EDGE_QUERY).get_as_arrow()
+        return pa.table([table.column(i).cast(f.type) for i, f in enumerate(EDGE_SCHEMA)], schema=EDGE_SCHEMA)
 
     def close(self) -> None:
         self._conn.close()

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from pipeline import KGQA
-from pipeline.answer import Answer, AnswerItem, Citation, CitedTriple, LinkedMention, RelationChoice
 from pipeline.api import GeneratorUnavailable
 from pipeline.cli import main
+from pipeline.types import Answer, AnswerItem, Citation, CitedTriple, LinkedMention, RelationChoice
 from tests.movies import MOVIES
 
 

@@ -12,19 +12,10 @@ import pytest
 from kg.errors import KGQAError, SourceFormatError
 from pipeline import KGQA
 from pipeline.cli import main
-from pipeline.eval import (
-    Prediction,
-    Question,
-    expand,
-    hop_of,
-    load_questions,
-    metrics,
-    read_questions,
-    sample,
-    summarize,
-)
-from pipeline.eval_report import hop_table
-from pipeline.splits import split_of
+from pipeline.evaluation.metrics import metrics, summarize
+from pipeline.evaluation.report import hop_table
+from pipeline.evaluation.systems import Prediction
+from pipeline.questions import Question, expand, hop_of, load_questions, read_questions, sample, split_of
 from retrieval.baselines import DenseBaseline
 from tests.movies import MOVIES
 

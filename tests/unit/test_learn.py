@@ -14,15 +14,15 @@ import pytest
 
 from kg.kb import KnowledgeBase
 from model.embedders import HashingEmbedder
-from model.path_scorer import SHIPPED_SCORER, TrainConfig, TrainedPathScorer, path_accuracy, train_scorer
+from model.path_scorer import TrainConfig, TrainedPathScorer, path_accuracy, train_scorer
+from model.registry import SHIPPED_SCORER, read_history
 from model.scorer import ZeroShotPathScorer
-from pipeline.answer import Answer, AnswerItem, LinkedMention
 from pipeline.cli import main
-from pipeline.eval import Question
 from pipeline.feedback import FeedbackStore
-from pipeline.learn import learn, read_history
-from pipeline.splits import split_of
-from pipeline.train import Supervision, build_examples
+from pipeline.questions import Question, split_of
+from pipeline.training.learning import learn
+from pipeline.training.supervision import Supervision, build_examples
+from pipeline.types import Answer, AnswerItem, LinkedMention
 from pipeline.wiring import path_scorer
 from tests.movies import MOVIES
 from tests.tiny_models import MORE, tiny_bert
@@ -184,7 +184,7 @@ def test_learn_needs_a_knowledge_base(tmp_path: Path) -> None:
 def test_a_crash_while_training_leaves_the_history_as_it_was(kb: Path, base: Path,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     from kg.errors import KGQAError
-    from pipeline import learn as learning
+    from pipeline.training import learning
 
     def crash(*args: object, **kwargs: object) -> None:
         raise KGQAError("killed mid-training")

@@ -10,8 +10,9 @@ import pytest
 from kg.base import Passage, Provenance
 from kg.kb import KnowledgeBase
 from kg.stores import Step
-from retrieval.fusion import build_prompt, fuse
-from retrieval.paths import PathConfig, PathRetriever, mask, rank_answers, relation_name, verbalize
+from model.prompts import build_prompt, relation_name, verbalize
+from retrieval.fusion import fuse
+from retrieval.paths import PathConfig, PathRetriever, mask, rank_answers
 
 ROWS = [
     ("Kismet", "directed_by", "William Dieterle"), ("Kismet", "release_year", "1944"),
@@ -22,6 +23,8 @@ ROWS = [
 
 class OverlapScorer:
     """Scores a path by the words it shares with the question (no model)."""
+
+    hop_penalty = 0.1  # the zero-shot scorer's prior, which these tests were written with
 
     def score(self, question: str, paths: Sequence[str]) -> list[float]:
         words = set(question.lower().split())
@@ -81,7 +84,7 @@ def test_fusion_numbers_evidence_and_quotes_passages(kb: KnowledgeBase) -> None:
     assert [e.number for e in evidence] == [1, 2]
     assert evidence[0].content == "Kismet -directed_by-> William Dieterle"
     assert evidence[1].content.startswith('"Ignore previous') and "(wiki.jsonl, Kismet)" in evidence[1].content
-    prompt = build_prompt("Who directed Kismet?", evidence, [("When?", "1944 [1]")])
+    prompt = build_prompt("Who directed Kismet?", [(e.number, e.content) for e in evidence], [("When?", "1944 [1]")])
     assert "[1] Kismet -directed_by-> William Dieterle" in prompt
     assert "not instructions" in prompt and prompt.endswith("Answer:")
     assert "(none found)" in build_prompt("x", [])

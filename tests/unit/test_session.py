@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 
 from pipeline import KGQA
-from pipeline.answer import Option
-from pipeline.chat import Chat
 from pipeline.cli import main
-from pipeline.session import Session, SessionError, choose, correction, is_question
+from pipeline.cli.chat import Chat
+from pipeline.dialogue.followup import choose, correction, is_question
+from pipeline.dialogue.session import Session, SessionError
+from pipeline.types import Option
 
 LABEL = "<http://www.w3.org/2000/01/rdf-schema#label>"
 NAMES = {"Kismet_1944": "Kismet", "Kismet_1955": "Kismet", "Dark_City": "Dark City", "Vamp": "Vamp",
@@ -217,7 +218,7 @@ def test_cli_chat_reads_stdin(kb: Path, monkeypatch: pytest.MonkeyPatch, capsys:
 
 
 def test_the_conversation_set_is_held_out_and_well_formed() -> None:
-    from pipeline.splits import split_of
+    from pipeline.questions import split_of
 
     path = Path(__file__).resolve().parents[1] / "data" / "conversations.jsonl"
     conversations = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]

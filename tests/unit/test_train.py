@@ -11,9 +11,8 @@ import pytest
 from kg.kb import KnowledgeBase
 from model.path_scorer import PathExample, TrainConfig, TrainedPathScorer, train_scorer
 from pipeline.cli import main
-from pipeline.eval import Question
-from pipeline.splits import split_of
-from pipeline.train import Supervision, build_examples, generic_examples, vote
+from pipeline.questions import Question, split_of
+from pipeline.training.supervision import Supervision, build_examples, generic_examples, vote
 from retrieval.paths import PathConfig, PathRetriever
 from tests.movies import MOVIES
 from tests.tiny_models import MORE

@@ -22,8 +22,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from kg.errors import KGQAError
-from pipeline.answer import Answer
-from pipeline.session import Session
+from pipeline.dialogue.session import Session
+from pipeline.types import Answer
 
 HELP = __doc__.split("\n\n")[2].strip("\n") if __doc__ else ""
 PROMPT = "you> "

@@ -1,12 +1,12 @@
-"""Answers: the plain-data result of ``KGQA.ask``, with citations, confidence and renderings.
+"""The value types of answering: the ``Request`` a question becomes, and the ``Answer`` it gets.
 
 An ``Answer`` is what a user, a UI, a chat transcript and the feedback store keep: the sentence,
 the ranked answer entities with the numbers of the evidence that supports each, every numbered
 piece of evidence as a ``Citation`` (a graph path with the source and line of each triple, or a
 passage with its source and offset), the linked entities, the chosen relation path, timings and
 the confidence. It is frozen, holds only strings, numbers and tuples, and round-trips through
-JSON (``to_dict`` / ``from_dict``). ``explain`` renders the reasoning for a terminal;
-``to_mermaid`` and ``to_dot`` draw the cited subgraph.
+JSON (``to_dict`` / ``from_dict``). Its renderings (``explain``, ``to_mermaid``, ``to_dot``,
+``to_rdf``) live in pipeline/render.py.
 
 Confidence (``confidence``) is ``link x path``, in [0, 1], and 0 when nothing was answered:
 
@@ -17,8 +17,9 @@ Confidence (``confidence``) is ``link x path``, in [0, 1], and 0 when nothing wa
   margin rather than the raw score because zero-shot and trained scorers have different scales.
 
 It is a ranking signal for UIs and feedback triage, not a calibrated probability.
-Left out: HTML rendering and any lookup in the store (``answer`` only arranges what it is given).
+Left out: any lookup in the store (``build`` only arranges what it is given).
 """
+
 
 from __future__ import annotations
 
@@ -28,12 +29,16 @@ import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from kg.stores.base import path_text
+from model.checks import FinalAnswer
+from pipeline import render
 from retrieval.base import Evidence, Mention, Retrieval
 
 MARGIN_FULL = 0.1
+
+
 T = TypeVar("T")
 
 
@@ -183,15 +188,15 @@ class Answer:
 
     def explain(self) -> str:
         """Linked entities -> chosen relation path (score) -> cited paths -> answer, for a terminal."""
-        return explain(self)
+        return render.explain(self)
 
     def to_mermaid(self) -> str:
         """The cited subgraph as a Mermaid flowchart (answers and topics styled)."""
-        return mermaid(self)
+        return render.mermaid(self)
 
     def to_dot(self) -> str:
         """The cited subgraph as a Graphviz DOT digraph."""
-        return dot(self)
+        return render.dot(self)
 
     def subgraph(self) -> list[Citation]:
         """The path citations the text or the answers cite (all path citations if none are cited)."""
@@ -200,22 +205,7 @@ class Answer:
         return [c for c in paths if c.number in numbers] or paths
 
 
-class Checked(Protocol):
-    """What ``model.checks.finalize`` returns (its ``FinalAnswer``)."""
-
-    @property
-    def text(self) -> str: ...
-    @property
-    def cited(self) -> tuple[int, ...]: ...
-    @property
-    def fallback(self) -> bool: ...
-    @property
-    def problems(self) -> tuple[str, ...]: ...
-    @property
-    def generated(self) -> str | None: ...
-
-
-def build(answer_id: str, retrieval: Retrieval, final: Checked, labels: Mapping[str, str],
+def build(answer_id: str, retrieval: Retrieval, final: FinalAnswer, labels: Mapping[str, str],
           timings: Mapping[str, float], resolved: str | None = None) -> Answer:
     """The ``Answer`` for a retrieval and its checked text; ``labels`` maps node and predicate ids."""
     citations = tuple(citation(e, labels) for e in retrieval.evidence)
@@ -320,95 +310,26 @@ def _value(hint: Any, value: Any, name: str) -> Any:
     return value
 
 
-# Rendering: pure functions of an Answer.
 
-def explain(a: Answer) -> str:
-    """The reasoning of ``a`` in readable lines (see ``Answer.explain``)."""
-    lines = [f"Question: {a.question}"]
-    if a.resolved and a.resolved != a.question:
-        lines.append(f"Resolved: {a.resolved}")
-    if a.clarification is not None:
-        return "\n".join([*lines, a.clarification.prompt()])
-    lines.append("Linked entities:" if a.mentions else "Linked entities: none")
-    for m in a.mentions:
-        flag = " (ambiguous)" if m.ambiguous else ""
-        lines.append(f'  "{m.text}" -> {m.label} [{m.id}] score {m.score:.2f}{flag}')
-        if m.alternatives:
-            lines.append("      also: " + ", ".join(f"{o.label} [{o.id}] {o.score:.2f}" for o in m.alternatives[:4]))
-    rp = a.relation_path
-    lines.append(f"Relation path: {rp.topic_label} -> {rp.text} ({rp.path}, score {rp.score:.2f})" if rp
-                 else "Relation path: none")
-    cited = a.subgraph()
-    if cited:
-        lines.append("Paths:")
-        lines += [f"  [{c.number}] {c.text}    ({c.where()})" for c in cited]
-    passages = [c for c in a.citations if c.kind == "passage" and c.number in a.cited]
-    lines += [f"  [{c.number}] {c.text}    ({c.where()})" for c in passages]
-    if a.answers:
-        top = ", ".join(f"{x.label} {''.join(f'[{n}]' for n in x.citations[:3])}".strip() for x in a.answers[:10])
-        more = f" (and {len(a.answers) - 10} more)" if len(a.answers) > 10 else ""
-        lines.append(f"Answer: {top}{more}    confidence {a.confidence:.2f}")
-    how = "deterministic sentence" if a.generated is None else \
-        "generated, failed checks: " + "; ".join(a.problems) if a.fallback else "generated, checked"
-    lines.append(f"Text: {a.text}    ({how})")
-    if a.timings:
-        lines.append("Timings: " + ", ".join(f"{k} {v:.1f} ms" for k, v in a.timings.items()))
-    return "\n".join(lines)
+@dataclass(frozen=True)
+class Request:
+    """One question to answer, with what a conversation knows about it.
 
+    Args:
+        question: as the user wrote it.
+        resolved: the question retrieval sees, when follow-up resolution rewrote it.
+        history: earlier (question, answer text) pairs, oldest first, for the prompt.
+        mentions: linked entities that replace the linker (offsets refer to ``resolved``).
+        exclude: entity ids never given as answers ("what *else* did he direct").
+        session, turn: where the answer belongs, for the feedback store.
+        timings: stages already measured (ms), merged into the answer's.
+    """
 
-def _graph(a: Answer) -> tuple[dict[str, str], list[tuple[str, str, str]]]:
-    """The cited subgraph: node id -> label, and (subject, predicate label, object) edges."""
-    nodes: dict[str, str] = {}
-    edges: list[tuple[str, str, str]] = []
-    for c in a.subgraph():
-        nodes.update(zip(c.nodes, c.labels))
-        for t in c.triples:
-            edge = (t.subject, t.predicate_label, t.object)
-            if edge not in edges:
-                edges.append(edge)
-            for n in (t.subject, t.object):
-                nodes.setdefault(n, n)
-    return nodes, edges
-
-
-def _roles(a: Answer) -> dict[str, str]:
-    roles = {m.id: "topic" for m in a.mentions}
-    roles.update({x.id: "answer" for x in a.answers})
-    return roles
-
-
-def _mermaid_text(text: str) -> str:
-    out = text.replace("#", "#35;").replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;")
-    return " ".join(out.split())
-
-
-def mermaid(a: Answer) -> str:
-    """A Mermaid ``flowchart LR`` of the cited subgraph; node ids are ``n0, n1, ...``."""
-    nodes, edges = _graph(a)
-    ids = {node: f"n{i}" for i, node in enumerate(nodes)}
-    roles = _roles(a)
-    lines = ["flowchart LR"]
-    for node, label in nodes.items():
-        style = f":::{roles[node]}" if node in roles else ""
-        lines.append(f'  {ids[node]}["{_mermaid_text(label)}"]{style}')
-    lines += [f'  {ids[s]} -->|"{_mermaid_text(p)}"| {ids[o]}' for s, p, o in edges]
-    lines += ["  classDef answer fill:#fff3b0,stroke:#b08900", "  classDef topic fill:#dbeafe,stroke:#1d4ed8"]
-    return "\n".join(lines)
-
-
-def _dot_text(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "") + '"'
-
-
-def dot(a: Answer) -> str:
-    """A Graphviz ``digraph`` of the cited subgraph; node ids are ``n0, n1, ...``."""
-    nodes, edges = _graph(a)
-    ids = {node: f"n{i}" for i, node in enumerate(nodes)}
-    roles = _roles(a)
-    fill = {"answer": ', style=filled, fillcolor="#fff3b0"', "topic": ', style=filled, fillcolor="#dbeafe"'}
-    lines = ["digraph cited {", "  rankdir=LR;", "  node [shape=box];"]
-    for node, label in nodes.items():
-        lines.append(f"  {ids[node]} [label={_dot_text(label)}{fill.get(roles.get(node, ''), '')}];")
-    lines += [f"  {ids[s]} -> {ids[o]} [label={_dot_text(p)}];" for s, p, o in edges]
-    lines.append("}")
-    return "\n".join(lines)
+    question: str
+    resolved: str | None = None
+    history: tuple[tuple[str, str], ...] = ()
+    mentions: tuple[Mention, ...] | None = None
+    exclude: tuple[str, ...] = ()
+    session: str | None = None
+    turn: int | None = None
+    timings: Mapping[str, float] = dataclasses.field(default_factory=dict)

@@ -1,10 +1,10 @@
-"""``kgqa learn``: the path scorer keeps learning from the feedback on a knowledge base's answers.
+"""Learning runs (``kgqa learn``): the path scorer keeps learning from the feedback on a knowledge base's answers.
 
 A learning run reads the feedback recorded since the previous run (pipeline/feedback.py) and
 turns each piece that names a right answer (a correction, split on ``|``, or the given answers
 confirmed right) into a question -> relation path example with the weak supervision of
-pipeline/train.py, the linked entity being the question's topic. Examples fall on either side of
-the split of pipeline/splits.py: held-out ones join the validation slice, which only grows; the
+pipeline/training/supervision.py, the linked entity being the question's topic. Examples fall on either side of
+the split of pipeline/questions.py: held-out ones join the validation slice, which only grows; the
 others are trained on, continuing the live adapter, together with replay (the examples of every
 earlier promoted run, and templated questions over the KB's own relation names) so that the
 adapter does not forget. The new adapter is evaluated on the validation slice against the scorer
@@ -21,9 +21,9 @@ Left out: answers marked wrong without a correction (they say which path is wron
 is right, and an example needs a positive), the generator adapter, and undoing a promotion.
 """
 
+
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import logging
@@ -42,29 +42,22 @@ from kg.errors import BackendUnavailable, KGQAError
 from kg.files import write_atomic
 from kg.kb import KnowledgeBase
 from kg.stores.base import GraphStore
+from model.base import PathScorer
 from model.embedders import open_embedder
-from model.path_scorer import SHIPPED_SCORER, PathExample, TrainConfig, TrainedPathScorer, path_accuracy, train_scorer
+from model.path_scorer import PathExample, TrainConfig, TrainedPathScorer, path_accuracy, train_scorer
+from model.prompts import relation_name
+from model.registry import Adapter, auto_adapter, describe, learning_dir, live_name, read_history, write_history
 from model.scorer import ZeroShotPathScorer
-from pipeline.eval import Question
 from pipeline.feedback import Example, FeedbackStore
-from pipeline.splits import split_of
-from pipeline.train import Supervision, SupervisionGraph, generic_examples, path_examples, vote
-from retrieval.base import PathScorer
-from retrieval.paths import relation_name
+from pipeline.questions import Question, split_of
+from pipeline.training.supervision import Supervision, SupervisionGraph, generic_examples, path_examples, vote
 
 log = logging.getLogger(__name__)
-LEARNING, HISTORY, VALIDATION, EXAMPLES = "learning", "history.json", "validation.jsonl", "examples.jsonl"
-FORMAT = 1
+VALIDATION, EXAMPLES = "validation.jsonl", "examples.jsonl"
 CONFIG, SUPERVISION = TrainConfig(), Supervision()  # learn's defaults
+
+
 _RUN = re.compile(r"^scorer-(\d+)")
-
-
-@dataclass(frozen=True)
-class Adapter:
-    """A path-scorer adapter directory and the base model it was trained on (None: MiniLM)."""
-
-    path: Path
-    base: str | None = None
 
 
 @dataclass(frozen=True)
@@ -145,7 +138,7 @@ def learn(kb_dir: str | Path, *, config: TrainConfig = CONFIG, base: str | Path 
         KGQAError: no knowledge base there, another learning run holds it, or training failed.
     """
     start = time.perf_counter()
-    root = Path(kb_dir).resolve() / LEARNING
+    root = learning_dir(Path(kb_dir).resolve())
     if not (root.parent / CATALOG_FILE).exists():
         raise BackendUnavailable(f"no knowledge base at {root.parent} (run `kgqa index PATH --kb {kb_dir}`)")
     root.mkdir(exist_ok=True)
@@ -157,7 +150,7 @@ def learn(kb_dir: str | Path, *, config: TrainConfig = CONFIG, base: str | Path 
         if why_not is not None:
             log.info("nothing trained: %s", why_not)
             return LearnReport(plan.feedback, len(plan.train), plan.validation_added, len(plan.validation),
-                               plan.skipped, False, reason=why_not, live=_live_name(root, embedder, base),
+                               plan.skipped, False, reason=why_not, live=live_name(root.parent, embedder, base),
                                seconds=round(time.perf_counter() - start, 2))
         report = _train_and_judge(root, history, plan, config, base, device, embedder, generic, progress)
     return dataclasses.replace(report, seconds=round(time.perf_counter() - start, 2))
@@ -243,21 +236,21 @@ def _train_and_judge(root: Path, history: dict[str, Any], plan: _Plan, config: T
     start = auto_adapter(root.parent, embedder, shipped=base is None)
     replay = _replay(root, history) + generic_examples(plan.relation_names, generic, config.seed + run)
     before = path_accuracy(_scorer(start, embedder, device, base), plan.validation, progress)
-    card = {"command": "kgqa learn", "learning_run": run, "started_from": _describe(start, root),
+    card = {"command": "kgqa learn", "learning_run": run, "started_from": describe(start, root),
             "new_examples": len(plan.train), "replay": len(replay)}
     # no early stopping on the validation slice: it is the judge, it must not also pick the epoch
     train_scorer([e for _, e in plan.train] + replay, [], out, config, device, base,
                  start.path if start else None, progress, card)
     after = path_accuracy(TrainedPathScorer.load(out, device, base), plan.validation, progress)
     _append_examples(root, run, plan.train)
-    record = _verdict(run, _describe(start, root), before, after, len(plan.validation))
+    record = _verdict(run, describe(start, root), before, after, len(plan.validation))
     record.update(base=base, feedback=plan.feedback, examples=len(plan.train), replay=len(replay),
                   adapter=out.name if record["promoted"] else _reject(out))
     _record(root, history, record, plan.feedback, out.name if record["promoted"] else None, base)
     log.info("learning run %d: %s", run, record["reason"])
     return LearnReport(plan.feedback, len(plan.train), plan.validation_added, len(plan.validation), plan.skipped,
                        True, len(replay), record["before"], record["after"], record["promoted"], record["reason"],
-                       str(root / record["adapter"]), record["started_from"], _live_name(root, embedder, base))
+                       str(root / record["adapter"]), record["started_from"], live_name(root.parent, embedder, base))
 
 
 def _verdict(run: int, started_from: str, before: float, after: float, validation: int) -> dict[str, Any]:
@@ -279,60 +272,13 @@ def _record(root: Path, history: dict[str, Any], record: dict[str, Any], feedbac
     new = {**history, "feedback_seen": history["feedback_seen"] + feedback, "runs": [*history["runs"], record]}
     if live is not None:
         new.update(live=live, base=base)
-    write_atomic(root / HISTORY, json.dumps(new, indent=1, ensure_ascii=False) + "\n")
+    write_history(root.parent, new)
 
 
 def _reject(adapter: Path) -> str:
     """Keep a rejected adapter for inspection, renamed so that nothing takes it for a live one."""
     adapter.rename(adapter.with_name(adapter.name + ".rejected"))
     return adapter.name + ".rejected"
-
-
-def read_history(kb_dir: str | Path) -> dict[str, Any]:
-    """The learning history of the knowledge base in ``kb_dir`` (an empty one before the first run).
-
-    Raises:
-        KGQAError: ``history.json`` cannot be read.
-    """
-    path = Path(kb_dir) / LEARNING / HISTORY
-    if not path.exists():
-        return {"format": FORMAT, "live": None, "base": None, "feedback_seen": 0, "runs": []}
-    try:
-        history: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise KGQAError(f"cannot read the learning history {path}: {exc}") from None
-    return history
-
-
-def auto_adapter(kb_dir: str | Path | None, embedder: str, shipped: bool = True) -> Adapter | None:
-    """The adapter ``auto`` path scoring uses, or None for zero-shot scoring.
-
-    In order: the live adapter of the knowledge base's learning history (``kgqa learn``); the
-    shipped adapter (model/adapters/scorer) when ``shipped``, installed and the embedder is
-    MiniLM (its base); else None.
-    """
-    if kb_dir is not None:
-        history = read_history(kb_dir)
-        if history.get("live"):
-            path = Path(kb_dir) / LEARNING / history["live"]
-            if (path / "adapter_config.json").exists():
-                return Adapter(path, history.get("base"))
-            log.warning("the live adapter %s named in %s is missing: not using it", path, HISTORY)
-    if shipped and embedder == "minilm" and (SHIPPED_SCORER / "adapter_config.json").exists():
-        return Adapter(SHIPPED_SCORER)
-    return None
-
-
-def _describe(adapter: Adapter | None, root: Path) -> str:
-    """``zero-shot``, a learned adapter's name (``scorer-002``: the KB may move) or a path."""
-    if adapter is None:
-        return "zero-shot"
-    return adapter.path.name if adapter.path.parent == root else str(adapter.path)
-
-
-def _live_name(root: Path, embedder: str, base: str | None) -> str:
-    live = auto_adapter(root.parent, embedder, shipped=base is None)
-    return "zero-shot" if live is None else str(live.path)
 
 
 def _scorer(start: Adapter | None, embedder: str, device: str | None, base: str | None) -> PathScorer:
@@ -399,29 +345,3 @@ def _locked(root: Path) -> Iterator[None]:
         except BlockingIOError:
             raise KGQAError(f"another learning run is using {root}") from None
         yield
-
-
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
-    """``kgqa learn`` (and its options) on the CLI's sub-command parser."""
-    p = sub.add_parser("learn", parents=[common], help="fine-tune the path scorer on the feedback given")
-    p.add_argument("--epochs", type=int, default=3)
-    p.add_argument("--lr", type=float, default=5e-4)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--min-examples", type=int, default=1, help="train only with this many new examples")
-    p.add_argument("--generic", type=int, default=200, help="templated questions over the KB's relations replayed")
-    p.add_argument("--embedder", default="minilm", help="embedder of zero-shot scoring (the 'before' without adapter)")
-    p.add_argument("--exclude-topic", action="store_true", help="the topic is never its own answer (MetaQA)")
-    p.add_argument("--device", help="cpu or cuda (default: cuda when available)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--no-progress", action="store_true")
-    p.add_argument("--base", help=argparse.SUPPRESS)  # a base model directory (tests use a tiny one)
-
-
-def cmd_learn(args: argparse.Namespace) -> int:
-    """Run ``kgqa learn``: one learning run, reported for people or as JSON."""
-    config = TrainConfig(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, seed=args.seed)
-    report = learn(args.kb, config=config, base=args.base, device=args.device, embedder=args.embedder,
-                   settings=Supervision(exclude_topic=args.exclude_topic), min_examples=args.min_examples,
-                   generic=args.generic, progress=not args.no_progress and not args.json)
-    print(json.dumps(report.to_dict(), indent=1, ensure_ascii=False) if args.json else report.describe())
-    return 0

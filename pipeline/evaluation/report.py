@@ -5,7 +5,7 @@
 ``write_report`` saves ``summary.json``, ``questions.jsonl`` (every prediction) and, when
 matplotlib is installed, PNG plots: accuracy by question type, latency, the systems side by
 side and, with hops, the systems by hop. Deliberately left out: computing metrics
-(``pipeline.eval``) and any interactive display.
+(``pipeline.evaluation.metrics``) and any interactive display.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.eval import Prediction, correct
+from pipeline.evaluation.metrics import correct
+from pipeline.evaluation.systems import Prediction
 
 log = logging.getLogger(__name__)
 

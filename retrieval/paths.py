@@ -25,7 +25,6 @@ from model.prompts import verbalize
 from retrieval.base import RankedAnswer, ScoredPath
 
 
-
 @dataclass(frozen=True)
 class PathConfig:
     """Settings of graph path retrieval.

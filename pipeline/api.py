@@ -18,18 +18,20 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from kg.base import Entity
 from kg.catalog import SourceRecord
 from kg.errors import EntityNotFound, KGQAError
+from kg.files import write_atomic
 from kg.ingest import IndexReport
 from kg.kb import KnowledgeBase
 from kg.readers import ReaderOptions
@@ -43,6 +45,8 @@ from retrieval.base import Mention, Retrieval
 from retrieval.retriever import HybridRetriever, RetrieverConfig
 
 if TYPE_CHECKING:
+    import rdflib
+
     from pipeline.dialogue.session import Session
 
 log = logging.getLogger(__name__)
@@ -82,20 +86,35 @@ class AnswerStream:
         return self._answer
 
 
+def _shipped_generator() -> TextGenerator | None:
+    """gemma-3-270m with the shipped LoRA adapter, when installed (else no generator)."""
+    if not SHIPPED_GENERATOR.is_dir():
+        return None
+    from model.generator import Generator  # torch and the weights load only here
+
+    return Generator.load(SHIPPED_GENERATOR)
+
+
+# generator names -> how to load one (None: answer with the rule-built cited sentence)
+GENERATORS: dict[str, Callable[[], TextGenerator | None]] = {"auto": _shipped_generator, "off": lambda: None}
+
+
 class KGQA:
     """Question answering over one knowledge base directory."""
 
     def __init__(self, kb: KnowledgeBase, embedder: str = "minilm",
                  config: RetrieverConfig = RetrieverConfig(),
-                 generator: Literal["auto", "off"] | TextGenerator = "auto") -> None:
-        if isinstance(generator, str) and generator not in ("auto", "off"):
-            raise ValueError(f"generator must be 'auto', 'off' or a generator object, not {generator!r}")
+                 generator: str | TextGenerator = "auto") -> None:
+        if isinstance(generator, str) and generator not in GENERATORS:
+            raise ValueError(f"generator must be one of {', '.join(GENERATORS)} or a generator object, "
+                             f"not {generator!r}")
         self.kb = kb
         self.embedder_name = embedder
         self.config = config
         self.generator_setting = generator
         self._retriever: HybridRetriever | None = None
         self._generator: TextGenerator | None = None if isinstance(generator, str) else generator
+        self._generator_loaded = not isinstance(generator, str)
         self._feedback: FeedbackStore | None = None
         self._lock = threading.Lock()  # lazy loads happen once even when threads share the facade
 
@@ -104,7 +123,7 @@ class KGQA:
              progress: bool = True, uri: str | None = None, user: str | None = None,
              password: str | None = None, database: str | None = None, embedder: str = "minilm",
              config: RetrieverConfig = RetrieverConfig(),
-             generator: Literal["auto", "off"] | TextGenerator = "auto") -> KGQA:
+             generator: str | TextGenerator = "auto") -> KGQA:
         """Open (or create) a knowledge base; ``backend`` is ``embedded`` (default) or ``neo4j``.
 
         ``embedder`` names the text embedder (``minilm``, ``e5`` for Chinese and other
@@ -127,10 +146,9 @@ class KGQA:
     def generator(self) -> TextGenerator | None:
         """The generator ``generator="auto"`` or an object configured, loaded on first use; else None."""
         with self._lock:
-            if self._generator is None and self.generator_setting == "auto" and SHIPPED_GENERATOR.is_dir():
-                from model.generator import Generator  # torch and the weights load only here
-
-                self._generator = Generator.load(SHIPPED_GENERATOR)
+            if not self._generator_loaded and isinstance(self.generator_setting, str):
+                self._generator = GENERATORS[self.generator_setting]()
+                self._generator_loaded = True
             return self._generator
 
     def feedback_store(self) -> FeedbackStore:
@@ -236,12 +254,28 @@ class KGQA:
         the prompt, ranked answers and timings for ``question``; ``mentions`` replace the linker."""
         return self.retriever().retrieve(question, k, history, mentions)
 
-    def index(self, path: str | Path, fmt: str | None = None,
-              options: ReaderOptions = ReaderOptions()) -> IndexReport:
-        """Add or re-index a source; only what changed since the last run is applied."""
-        report = self.kb.index(path, fmt, options)
+    def index(self, source: str | Path | rdflib.Graph, fmt: str | None = None,
+              options: ReaderOptions = ReaderOptions(), name: str = "graph") -> IndexReport:
+        """Add or re-index a source; only what changed since the last run is applied.
+
+        ``source`` is a file or folder, or an ``rdflib.Graph`` held in memory: the graph is
+        written as sorted N-Triples to ``DIR/graphs/NAME.nt`` and indexed from there, so indexing
+        a changed graph under the same ``name`` again applies only the difference.
+        """
+        if not isinstance(source, (str, Path)):
+            source, fmt = self._graph_file(source, name), "nt"
+        report = self.kb.index(source, fmt, options)
         self._retriever = None  # the linker and passage index catch up on the next question
         return report
+
+    def _graph_file(self, graph: rdflib.Graph, name: str) -> Path:
+        if not re.fullmatch(r"[\w.-]+", name):
+            raise KGQAError(f"a graph's name may hold letters, digits, '.', '_' and '-' only, not {name!r}")
+        lines = sorted(set(graph.serialize(format="nt", encoding="utf-8").decode("utf-8").splitlines()) - {""})
+        path = self.kb.directory / "graphs" / f"{name}.nt"
+        path.parent.mkdir(exist_ok=True)
+        write_atomic(path, "".join(line + "\n" for line in lines))
+        return path
 
     def remove(self, path: str | Path) -> IndexReport:
         """Remove exactly what a source contributed."""

@@ -75,25 +75,31 @@ class Example:
 class FeedbackStore:
     """Answers and feedback in ``feedback.sqlite`` of a knowledge base directory."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: Path, db: sqlite3.Connection) -> None:
+        self.path = path
+        self._db = db
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open_file(cls, path: str | Path) -> FeedbackStore:
         """Open (or create) the store in the SQLite file ``path``.
 
         Raises:
             KGQAError: the file cannot be created or is not a feedback store.
         """
-        self.path = Path(path)
-        self._lock = threading.Lock()
         try:
-            self._db = sqlite3.connect(self.path, timeout=10, check_same_thread=False)
-            with self._db:
-                self._db.executescript(SCHEMA)
+            db = sqlite3.connect(path, timeout=10, check_same_thread=False)
+            with db:
+                db.executescript(SCHEMA)
         except sqlite3.Error as exc:
-            raise KGQAError(f"cannot open the feedback store {self.path}: {exc}") from None
+            raise KGQAError(f"cannot open the feedback store {path}: {exc}; it keeps the answers and feedback "
+                            "given (not rebuildable): move it aside to start a new one") from None
+        return cls(Path(path), db)
 
     @classmethod
     def open(cls, directory: str | Path) -> FeedbackStore:
         """The store of the knowledge base in ``directory`` (created when missing)."""
-        return cls(Path(directory) / FEEDBACK_FILE)
+        return cls.open_file(Path(directory) / FEEDBACK_FILE)
 
     def record(self, answer: Answer, session: str | None = None, turn: int | None = None) -> None:
         """Keep ``answer`` so that feedback can refer to it (recording it again replaces it)."""

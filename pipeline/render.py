@@ -7,9 +7,15 @@ so that no label can break the syntax. Left out: HTML (the web page draws from `
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import re
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from kg.base import LITERAL_PREFIX
 
 if TYPE_CHECKING:
+    from rdflib import Graph
+
     from pipeline.types import Answer
 
 def explain(a: Answer) -> str:
@@ -102,3 +108,61 @@ def dot(a: Answer) -> str:
     lines += [f"  {ids[s]} -> {ids[o]} [label={_dot_text(p)}];" for s, p, o in edges]
     lines.append("}")
     return "\n".join(lines)
+
+
+KGQA_NS = "https://kgqa.dev/ns#"
+NODE_NS = "https://kgqa.dev/node/"
+
+
+def rdf_graph(a: Answer) -> Graph:
+    """The cited subgraph as an rdflib ``Graph``: each cited triple asserted, labelled, and reified
+    as a statement with its source (``prov:wasDerivedFrom``) and line (``kgqa:line``); the answer
+    itself as a ``kgqa:Answer`` with its question, text and cited statements."""
+    from rdflib import RDF, RDFS, BNode, Graph, Literal, Namespace, URIRef
+    from rdflib.namespace import PROV
+
+    ns = Namespace(KGQA_NS)
+    graph = Graph()
+    graph.bind("kgqa", ns)
+    graph.bind("prov", PROV)
+    answer = URIRef(f"urn:kgqa:answer:{a.id}")
+    graph.add((answer, RDF.type, ns.Answer))
+    graph.add((answer, ns.question, Literal(a.question)))
+    graph.add((answer, ns.text, Literal(a.text)))
+    for c in a.subgraph():
+        labels = dict(zip(c.nodes, c.labels))
+        for t in c.triples:
+            s, o = _rdf_node(t.subject, labels, URIRef, Literal), _rdf_node(t.object, labels, URIRef, Literal)
+            p = URIRef(_iri(t.predicate))
+            graph.add((s, p, o))
+            graph.add((p, RDFS.label, Literal(t.predicate_label)))
+            for node, term in ((t.subject, s), (t.object, o)):
+                if isinstance(term, URIRef) and node in labels:
+                    graph.add((term, RDFS.label, Literal(labels[node])))
+            statement = BNode()
+            graph.add((statement, RDF.type, RDF.Statement))
+            graph.add((statement, RDF.subject, s))
+            graph.add((statement, RDF.predicate, p))
+            graph.add((statement, RDF.object, o))
+            graph.add((statement, PROV.wasDerivedFrom, Literal(t.source)))
+            if t.line:
+                graph.add((statement, ns.line, Literal(t.line)))
+            graph.add((statement, ns.citation, Literal(c.number)))
+            graph.add((answer, ns.cites, statement))
+    for item in a.answers:
+        graph.add((answer, ns.answer, _rdf_node(item.id, {item.id: item.label}, URIRef, Literal)))
+    return graph
+
+
+def _iri(node: str) -> str:
+    """Node and predicate ids that are IRIs stay themselves; others get one under ``NODE_NS``."""
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:(//|[^\s/])", node) and not node.startswith(LITERAL_PREFIX):
+        return node
+    return NODE_NS + quote(node, safe="")
+
+
+def _rdf_node(node: str, labels: dict[str, str], uri: Any, literal: Any) -> Any:
+    """A literal node becomes an RDF literal of its label (its value); others an IRI."""
+    if node.startswith(LITERAL_PREFIX):
+        return literal(labels.get(node, node))
+    return uri(_iri(node))

@@ -198,6 +198,11 @@ class Answer:
         """The cited subgraph as a Graphviz DOT digraph."""
         return render.dot(self)
 
+    def to_rdf(self, format: str = "turtle") -> str:
+        """The cited subgraph with each triple's provenance as RDF (rdflib; ``turtle``, ``nt``, ``xml``...)."""
+        text: str = render.rdf_graph(self).serialize(format=format)
+        return text
+
     def subgraph(self) -> list[Citation]:
         """The path citations the text or the answers cite (all path citations if none are cited)."""
         numbers = set(self.cited) | {n for a in self.answers for n in a.citations}

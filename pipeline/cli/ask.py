@@ -10,6 +10,9 @@ from pathlib import Path
 from pipeline.cli.chat import Chat, line_editing, show
 from pipeline.cli.common import answering
 from pipeline.dialogue.session import Session
+from pipeline.types import Answer
+
+FORMATS = ("text", "json", "mermaid", "dot", "ttl", "nt")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
@@ -21,6 +24,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: a
                      help="the topic entity is never its own answer (MetaQA-style 'other' questions)")
     ask.add_argument("--hops", type=int, default=3, choices=(1, 2, 3), help="longest relation path")
     ask.add_argument("--explain", action="store_true", help="show how the answer was reached")
+    ask.add_argument("--format", choices=FORMATS, default="text",
+                     help="text (for people), json, or the cited subgraph: mermaid, dot, ttl, nt (RDF + provenance)")
     ask.add_argument("--scorer", default="auto",
                      help="path scorer: auto (the KB's learned or the shipped adapter), zero-shot, or an adapter dir")
     ask.add_argument("--generator", choices=("auto", "off"), default="auto",
@@ -39,18 +44,26 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: a
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-
     with answering(args) as qa:
         answer = qa.ask(args.question)
-    if args.json:
-        print(json.dumps(answer.to_dict(), indent=1, ensure_ascii=False))
-    else:
-        print(answer.explain() if args.explain else show(answer, evidence="all"))
+    print(render(answer, "json" if args.json else args.format, args.explain))
     return 0
 
 
-def cmd_chat(args: argparse.Namespace) -> int:
+def render(answer: Answer, fmt: str, explain: bool = False) -> str:
+    """The answer in one of ``FORMATS``: for people, JSON, or the cited subgraph as a diagram or RDF."""
+    if fmt == "json":
+        return json.dumps(answer.to_dict(), indent=1, ensure_ascii=False)
+    if fmt == "mermaid":
+        return answer.to_mermaid()
+    if fmt == "dot":
+        return answer.to_dot()
+    if fmt in ("ttl", "nt"):
+        return answer.to_rdf("turtle" if fmt == "ttl" else "nt").rstrip("\n")
+    return answer.explain() if explain else show(answer, evidence="all")
 
+
+def cmd_chat(args: argparse.Namespace) -> int:
     with answering(args) as qa:
         session = Session.load(qa, args.load) if args.load else qa.session()
         if sys.stdin.isatty():

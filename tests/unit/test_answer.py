@@ -9,27 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from model.fakes import ScriptedGenerator
 from pipeline import KGQA
 from pipeline.api import GeneratorUnavailable
 from pipeline.cli import main
 from pipeline.types import Answer, AnswerItem, Citation, CitedTriple, LinkedMention, RelationChoice
 from tests.movies import MOVIES
-
-
-class ScriptedGenerator:
-    """A fake generator that always says ``text``, streamed word by word."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.prompts: list[str] = []
-
-    def generate(self, prompt: str, max_new_tokens: int = 64, constrain: bool = True) -> str:
-        self.prompts.append(prompt)
-        return self.text
-
-    def stream(self, prompt: str, max_new_tokens: int = 64, constrain: bool = True) -> Iterator[str]:
-        self.prompts.append(prompt)
-        yield from re.findall(r"\S+\s*", self.text)
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -125,6 +126,18 @@ class Change:
 
     def is_empty(self) -> bool:
         return not (self.records or self.subjects or len(self.remove_keys) or self.remove_nodes)
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    """Where a knowledge base's store is: its directory (embedded) or a server (uri, user, ...)."""
+
+    directory: Path
+    read_only: bool = False
+    uri: str | None = None
+    user: str | None = None
+    password: str | None = None
+    database: str | None = None
 
 
 EDGE_COLUMNS = ("subject", "predicate", "object", "key", "source", "line", "qualifiers")

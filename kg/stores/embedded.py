@@ -20,7 +20,7 @@ import pyarrow as pa
 from kg.base import EntityKind
 from kg.errors import BackendUnavailable, StoreLocked
 from kg.stores import cypher
-from kg.stores.base import EDGE_SCHEMA, Change, GraphPath, Step
+from kg.stores.base import EDGE_SCHEMA, Change, GraphPath, Step, StoreSettings
 
 log = logging.getLogger(__name__)
 
@@ -186,3 +186,8 @@ def _iid(internal: dict[str, int]) -> tuple[int, int]:
 def _holder(message: str) -> str:
     marker = "Lock is held by PID"
     return f"PID {message.split(marker)[1].split(')')[0].strip()}" if marker in message else "unknown process"
+
+
+def open_embedded(settings: StoreSettings) -> EmbeddedStore:
+    """The LadybugDB store in the knowledge base directory (the ``embedded`` backend)."""
+    return EmbeddedStore.open(settings.directory, read_only=settings.read_only)

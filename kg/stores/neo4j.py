@@ -19,7 +19,7 @@ from typing import Any
 from kg.base import EntityKind
 from kg.errors import BackendUnavailable
 from kg.stores import cypher
-from kg.stores.base import Change, GraphPath, Step
+from kg.stores.base import Change, GraphPath, Step, StoreSettings
 
 log = logging.getLogger(__name__)
 
@@ -130,3 +130,15 @@ def _kind(node_id: str) -> str:
 def _chunks(items: Sequence[Any], size: int) -> Iterator[list[Any]]:
     for start in range(0, len(items), size):
         yield list(items[start:start + size])
+
+
+def open_neo4j(settings: StoreSettings) -> Neo4jStore:
+    """A Neo4j (or other Bolt) server's database (the ``neo4j`` backend).
+
+    Raises:
+        BackendUnavailable: no URI, the driver is missing, or the server cannot be reached.
+    """
+    if not settings.uri:
+        raise BackendUnavailable("the neo4j backend needs a URI (--uri or NEO4J_URI)")
+    return Neo4jStore.connect(settings.uri, settings.user or "neo4j", settings.password or "",
+                              database=settings.database)

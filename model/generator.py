@@ -18,6 +18,7 @@ is ``model.checks``'s job; sampling, batching of prompts and quantised inference
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib.util
 import json
@@ -28,6 +29,7 @@ import shutil
 import time
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,7 @@ from tqdm.auto import tqdm
 
 from kg.errors import BackendUnavailable, KGQAError
 from model.base import pick_device
+from model.prompts import PROMPT_VERSION, check_card, read_card
 
 log = logging.getLogger(__name__)
 
@@ -205,6 +208,7 @@ class Generator:
 
             model = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
             manifest["adapter"] = str(adapter)
+            check_card(read_card(Path(adapter)), Path(adapter), "prompt_version")
         return cls(model, tokenizer, where, manifest)
 
     def encode(self, prompt: str) -> list[int]:
@@ -435,25 +439,46 @@ def _save_adapter(model: Any, out: Path, card: Mapping[str, Any]) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def train_generator(examples: Sequence[tuple[str, str]], out: Path, *, validation: Sequence[tuple[str, str]] = (),
-                    epochs: int = 1, max_steps: int | None = None, lr: float = 2e-4, r: int = 16,
-                    batch_size: int = 4, device: str | None = None, base: str | Path | None = None,
-                    progress: bool = True, seed: int = 0, card: Mapping[str, object] | None = None,
-                    init_adapter: Path | None = None, patience: int = 1,
-                    cache_dir: Path | None = None) -> dict[str, object]:
+@dataclass(frozen=True)
+class GeneratorTrainConfig:
+    """Settings of ``train_generator`` (recorded in the card).
+
+    Args:
+        epochs: passes over the examples; ``max_steps`` caps the optimizer steps in all.
+        lr, r, batch_size, seed: AdamW learning rate, LoRA rank, examples per step, shuffling/init seed.
+        patience: epochs without a better validation loss before stopping.
+    """
+
+    epochs: int = 1
+    max_steps: int | None = None
+    lr: float = 2e-4
+    r: int = 16
+    batch_size: int = 4
+    seed: int = 0
+    patience: int = 1
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1 or self.epochs < 1 or self.r < 1:
+            raise KGQAError(f"need batch_size >= 1, epochs >= 1, r >= 1 (got batch_size={self.batch_size}, "
+                            f"epochs={self.epochs}, r={self.r})")
+
+
+def train_generator(examples: Sequence[tuple[str, str]], out: Path, config: GeneratorTrainConfig | None = None, *,
+                    validation: Sequence[tuple[str, str]] = (), device: str | None = None,
+                    base: str | Path | None = None, progress: bool = True, card: Mapping[str, object] | None = None,
+                    init_adapter: Path | None = None, cache_dir: Path | None = None,
+                    **settings: Any) -> dict[str, object]:
     """Fit a LoRA adapter so that each prompt is continued by its target, and save it with a card.
 
     Args:
         examples: (prompt ending with "Answer:", target such as " The answer is X [1].") pairs.
         out: the adapter folder to write (replaced atomically).
+        config: the training settings; ``**settings`` (``epochs=``, ``lr=``...) override its fields.
         validation: held-out pairs; their loss is measured after each epoch and the best epoch kept.
-        epochs: passes over ``examples``; ``max_steps`` caps the optimizer steps in all.
-        lr, r, batch_size, seed: AdamW learning rate, LoRA rank, examples per step, shuffling/init seed.
         device, base, cache_dir: as for ``Generator.load``.
         progress: show a tqdm bar per epoch.
-        card: extra entries for ``card.json`` (e.g. the command line).
+        card: extra entries for ``card.json`` (e.g. the command line; the prompt version is added).
         init_adapter: continue training this adapter instead of starting a new one (r is then its own).
-        patience: epochs without a better validation loss before stopping.
 
     Returns:
         The card's metrics: steps, epochs, seconds per epoch, losses, sizes, data hash, settings.
@@ -461,30 +486,30 @@ def train_generator(examples: Sequence[tuple[str, str]], out: Path, *, validatio
     Raises:
         KGQAError: no examples or a bad setting.
     """
-    if not examples or batch_size < 1 or epochs < 1 or r < 1:
-        raise KGQAError(f"need examples, batch_size >= 1, epochs >= 1, r >= 1 (got {len(examples)} examples, "
-                        f"batch_size={batch_size}, epochs={epochs}, r={r})")
+    c = dataclasses.replace(config or GeneratorTrainConfig(), **settings)
+    if not examples:
+        raise KGQAError("need examples to train the generator (got none)")
     import torch
 
     where = pick_device(device)
-    torch.manual_seed(seed)
+    torch.manual_seed(c.seed)
     model, tokenizer, manifest = _load_base(base, cache_dir, where)
-    model = _peft_model(model, r, init_adapter)
+    model = _peft_model(model, c.r, init_adapter)
     model.train()
     eos, pad = int(tokenizer.eos_token_id), int(tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0)
     train_enc = [_encode_example(tokenizer, p, t, eos) for p, t in examples]
     valid_enc = [_encode_example(tokenizer, p, t, eos) for p, t in validation]
-    trainer = _Trainer(model, lr, batch_size, pad, where, seed)
-    metrics = _run_epochs(trainer, train_enc, valid_enc, epochs, max_steps, patience, progress)
+    trainer = _Trainer(model, c.lr, c.batch_size, pad, where, c.seed)
+    metrics = _run_epochs(trainer, train_enc, valid_enc, c.epochs, c.max_steps, c.patience, progress)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     result: dict[str, object] = {
         "format": 1, "base_model": manifest.get("model"), "base_gguf_sha256": manifest.get("gguf_sha256"),
         "r": model.peft_config["default"].r, "lora_alpha": model.peft_config["default"].lora_alpha,
-        "lr": lr, "batch_size": batch_size, "seed": seed, "trainable_parameters": trainable,
+        "lr": c.lr, "batch_size": c.batch_size, "seed": c.seed, "trainable_parameters": trainable,
         "init_adapter": str(init_adapter) if init_adapter else None,
         "train_size": len(examples), "validation_size": len(validation),
         "data_sha256": _data_hash(examples), "validation_sha256": _data_hash(validation),
-        **metrics, **dict(card or {}),
+        **metrics, "prompt_version": PROMPT_VERSION, **dict(card or {}),
     }
     _save_adapter(model, Path(out), result)
     return result

@@ -35,6 +35,7 @@ import numpy as np
 
 from kg.errors import KGQAError
 from model.base import PathScorer, pick_device
+from model.prompts import VERBALIZATION, check_card, read_card
 from model.scorer import ZeroShotPathScorer
 
 log = logging.getLogger(__name__)
@@ -139,8 +140,8 @@ class TrainedPathScorer(ZeroShotPathScorer):
         model, tokenizer = _base(base, where)
         merged = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
         merged.eval()
-        card_file = adapter / "card.json"
-        card = json.loads(card_file.read_text()) if card_file.exists() else {}
+        card = read_card(adapter)
+        check_card(card, adapter, "verbalization")
         return cls(_BiEncoder(merged, tokenizer, where), card)
 
 
@@ -240,7 +241,8 @@ def train_scorer(train: Sequence[PathExample], validation: Sequence[PathExample]
     history = _fit(encoder, list(train), list(validation), config, rng, progress)
     best = history.pop("best_state")
     peft_model.load_state_dict(best, strict=False)
-    info = {"base": BASE_NAME, "adapter": "LoRA (peft)", "settings": config.__dict__, "device": where,
+    info = {"base": BASE_NAME, "adapter": "LoRA (peft)", "settings": config.__dict__,
+            "verbalization": VERBALIZATION, "device": where,
             "train_examples": len(train), "validation_examples": len(validation),
             "data_sha256": data_hash(list(train) + list(validation)), **history, **(card or {})}
     _save(peft_model, info, Path(out))

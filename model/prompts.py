@@ -15,6 +15,7 @@ prompt says so, and nothing in it is ever interpreted as an instruction.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Mapping, Sequence
@@ -52,6 +53,19 @@ def relation_name(predicate: str, labels: dict[str, str] | None = None) -> str:
 def verbalize(path: RelationPath, labels: dict[str, str] | None = None) -> str:
     """``in language of directed by``: last hop first, hops joined with "of"."""
     return " of ".join(relation_name(step.predicate, labels) for step in reversed(path))
+
+
+def read_card(directory: Path) -> dict[str, Any]:
+    """An adapter's ``card.json`` ({} when it has none or it cannot be read, with a warning)."""
+    path = directory / "card.json"
+    if not path.exists():
+        return {}
+    try:
+        card: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        log.warning("the adapter card %s cannot be read (%s): the adapter's versions are unknown", path, exc)
+        return {}
+    return card
 
 
 def versions() -> dict[str, str]:

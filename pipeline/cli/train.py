@@ -93,7 +93,7 @@ def _card(args: argparse.Namespace) -> dict[str, object]:
 
 
 def train_generator_command(args: argparse.Namespace) -> int:
-    from model.generator import train_generator  # torch and gemma only for this command
+    from model.generator import GeneratorTrainConfig, train_generator  # torch and gemma: this command only
 
     progress = not args.no_progress and not args.json
     config = RetrieverConfig(evidence=args.k, scorer=args.scorer, paths=PathConfig(exclude_topic=args.exclude_topic))
@@ -104,9 +104,10 @@ def train_generator_command(args: argparse.Namespace) -> int:
             part, held = train_split(questions, args.per_file, args.validation, args.seed)
             train += generator_examples(qa, part, args.k, progress=progress)
             valid += generator_examples(qa, held, args.k, progress=progress)
-    info = train_generator(train, args.out, validation=valid, epochs=args.epochs, max_steps=args.max_steps,
-                           lr=args.lr, r=args.rank, batch_size=args.batch_size, device=args.device,
-                           progress=progress, seed=args.seed, card=_card(args), init_adapter=args.init_adapter)
+    settings = GeneratorTrainConfig(epochs=args.epochs, max_steps=args.max_steps, lr=args.lr, r=args.rank,
+                                    batch_size=args.batch_size, seed=args.seed)
+    info = train_generator(train, args.out, settings, validation=valid, device=args.device, progress=progress,
+                           card=_card(args), init_adapter=args.init_adapter)
     if args.json:
         print(json.dumps(info, indent=1, default=str))
     else:

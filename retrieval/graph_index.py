@@ -14,7 +14,9 @@ second edge again (found from the explicit two-hop walks). From hop four on, ``p
 upper bound counting walks that reuse an edge. ``IndexLimits`` caps the work of one call.
 
 Deliberately left out: writes (rebuild after indexing), entities, ``neighbors`` and
-``shortest_paths``; those stay with the store.
+``shortest_paths``; those stay with the store. The module is longer than the house's ~400 lines
+because the exact edge-reuse accounting of ``relation_paths`` and the chunked ``follow`` share
+the half-edge arrays and their helpers; split apart, each half would need the other's internals.
 """
 
 from __future__ import annotations

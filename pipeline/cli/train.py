@@ -93,7 +93,7 @@ def _card(args: argparse.Namespace) -> dict[str, object]:
 
 
 def train_generator_command(args: argparse.Namespace) -> int:
-    from model.generator import GeneratorTrainConfig, train_generator  # torch and gemma: this command only
+    from model.generator_training import GeneratorTrainConfig, train_generator  # torch and gemma: this command only
 
     progress = not args.no_progress and not args.json
     config = RetrieverConfig(evidence=args.k, scorer=args.scorer, paths=PathConfig(exclude_topic=args.exclude_topic))

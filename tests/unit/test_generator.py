@@ -14,7 +14,8 @@ pytest.importorskip("peft")
 
 from kg.errors import KGQAError  # noqa: E402
 from model import generator as gen  # noqa: E402
-from model.generator import Generator, train_generator  # noqa: E402
+from model.generator import Generator  # noqa: E402
+from model.generator_training import train_generator  # noqa: E402
 
 CORPUS = [
     "Answer the question using only the numbered evidence. Cite evidence as [n].",

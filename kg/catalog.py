@@ -145,7 +145,8 @@ class Catalog:
         self.directory = Path(directory)
         self.state_dir = self.directory / "sources"
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.directory / CATALOG_FILE, isolation_level=None)
+        # shared by the threads of one process (a server answers in a pool): sqlite3.threadsafety is 3 here
+        self.db = sqlite3.connect(self.directory / CATALOG_FILE, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.executescript(SCHEMA)
 

@@ -14,16 +14,13 @@ from pipeline import KGQA
 from pipeline.api import GeneratorUnavailable
 from pipeline.cli import main
 from pipeline.types import Answer, AnswerItem, Citation, CitedTriple, LinkedMention, RelationChoice
+from tests.conftest import index_kb
 from tests.movies import MOVIES
 
 
 @pytest.fixture(scope="module")
 def kb(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("answer")
-    (root / "movies.txt").write_text(MOVIES)
-    with KGQA.open(root / "kb", progress=False, embedder="hashing") as qa:
-        qa.index(root / "movies.txt")
-    return root / "kb"
+    return index_kb(tmp_path_factory.mktemp("answer"), {"movies.txt": MOVIES})
 
 
 @pytest.fixture()

@@ -17,7 +17,6 @@ from pipeline.evaluation.report import hop_table
 from pipeline.evaluation.systems import Prediction
 from pipeline.questions import Question, expand, hop_of, load_questions, read_questions, sample, split_of
 from retrieval.baselines import DenseBaseline
-from tests.movies import MOVIES
 
 QUESTIONS = """\
 who directed [Kismet]\tWilliam Dieterle
@@ -30,11 +29,8 @@ QTYPES = "movie_to_director\nmovie_to_year\ndirector_to_movie\nmovie_to_actor\nm
 
 
 @pytest.fixture()
-def kb(tmp_path: Path) -> Path:
-    (tmp_path / "movies.txt").write_text(MOVIES)
-    with KGQA.open(tmp_path / "kb", progress=False, embedder="hashing") as qa:
-        qa.index(tmp_path / "movies.txt")
-    return tmp_path / "kb"
+def kb(movies_kb: Path) -> Path:
+    return movies_kb
 
 
 def test_metaqa_reader_strips_brackets_and_keeps_topic(tmp_path: Path) -> None:

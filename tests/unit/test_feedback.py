@@ -10,15 +10,11 @@ import pytest
 from kg.errors import KGQAError
 from pipeline import KGQA
 from pipeline.feedback import FEEDBACK_FILE, FeedbackStore, UnknownAnswer
-from tests.movies import MOVIES
 
 
 @pytest.fixture()
-def kb(tmp_path: Path) -> Path:
-    (tmp_path / "movies.txt").write_text(MOVIES)
-    with KGQA.open(tmp_path / "kb", progress=False, embedder="hashing") as qa:
-        qa.index(tmp_path / "movies.txt")
-    return tmp_path / "kb"
+def kb(movies_kb: Path) -> Path:
+    return movies_kb
 
 
 def test_feedback_on_an_unknown_answer_is_a_clear_error(kb: Path) -> None:

@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import collections
-import gzip
 import itertools
 import random
-import re
-import statistics
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
@@ -21,7 +17,8 @@ from kg.stores import GraphPath, GraphStore, Step
 from kg.stores.base import RelationPath
 from kg.stores.cypher import CypherReads
 from retrieval.graph_index import GraphIndex, IndexLimits
-from tests.conftest import shared
+from tests.conftest import index_kb
+from tests.movies import rows_text
 
 Row = tuple[str, str, str]
 # Parallel edges (Kismet directed and wrote), a loop (Vamp) and shared neighbours, so that walks
@@ -82,10 +79,7 @@ def random_rows(seed: int, nodes: int = 10, edges: int = 28) -> list[Row]:
 
 @pytest.fixture()
 def kb(tmp_path: Path) -> Iterator[KnowledgeBase]:
-    source = tmp_path / "movies.txt"
-    source.write_text("".join("|".join(r) + "\n" for r in ROWS))
-    with KnowledgeBase.open(tmp_path / "kb", progress=False) as kb:
-        kb.index(source)
+    with KnowledgeBase.open(index_kb(tmp_path, {"movies.txt": rows_text(ROWS)}), progress=False) as kb:
         yield kb
 
 
@@ -194,45 +188,3 @@ def test_from_store_reads_rows_from_other_backends() -> None:
     assert GraphIndex.from_store(cast(GraphStore, RowStore([]))).edge_count == 0
     with pytest.raises(KGQAError):
         GraphIndex.from_store(cast(GraphStore, object()))
-
-
-def _topics(limit: int) -> list[str]:
-    with gzip.open(shared("metaqa/3-hop/qa_dev.txt.gz"), "rt", encoding="utf-8") as fh:
-        lines = list(itertools.islice(fh, limit))
-    return [m.group(1) for m in (re.search(r"\[(.+?)\]", line) for line in lines) if m]
-
-
-def _timed(fn: Any, items: list[Any]) -> tuple[float, float]:
-    """p50 and p95 latency of ``fn`` over ``items``, in milliseconds."""
-    times = []
-    for item in items:
-        start = time.perf_counter()
-        fn(*item)
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times), statistics.quantiles(times, n=20)[-1]
-
-
-@pytest.mark.slow
-def test_metaqa_speed_against_the_store(tmp_path: Path) -> None:
-    source = shared("metaqa/kb.txt.gz")
-    topics = _topics(50)
-    with KnowledgeBase.open(tmp_path / "kb", progress=False) as kb:
-        kb.index(source)
-        start = time.perf_counter()
-        index = GraphIndex.from_store(kb.store)
-        print(f"\nGraphIndex: {index.edge_count} edges, {index.node_count} nodes, built in "
-              f"{time.perf_counter() - start:.2f} s, {index.nbytes / 2**20:.1f} MiB of arrays")
-        counts = {t: index.relation_paths(t, 3) for t in topics}
-        follows = [(t, c.path, 200) for t in topics for c in counts[t][:3]]
-        for name, reader in (("index", index), ("store", kb.store)):
-            rp = _timed(reader.relation_paths, [(t, 3) for t in topics])
-            fo = _timed(reader.follow, follows)
-            print(f"{name}: relation_paths p50 {rp[0]:.1f} ms p95 {rp[1]:.1f} ms; "
-                  f"follow p50 {fo[0]:.2f} ms p95 {fo[1]:.2f} ms")
-        assert _timed(index.relation_paths, [(t, 3) for t in topics])[0] < 20
-        for t in topics[:10]:
-            assert counts[t] == kb.store.relation_paths(t, 3)
-        for t, path, _ in follows:
-            mine = index.follow(t, path, 10_000)
-            assert by_keys(kb.store.follow(t, path, 10_000)) <= by_keys(mine)
-            assert len(mine) == next(c.paths for c in counts[t] if c.path == path)

@@ -24,6 +24,7 @@ from pipeline.training.learning import learn
 from pipeline.training.supervision import Supervision, build_examples
 from pipeline.types import Answer, AnswerItem, LinkedMention
 from pipeline.wiring import path_scorer
+from tests.conftest import index_kb
 from tests.movies import MOVIES
 from tests.tiny_models import MORE, tiny_bert
 
@@ -44,10 +45,7 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture()
 def kb(tmp_path: Path) -> Path:
-    (tmp_path / "movies.txt").write_text(MOVIES + MORE)
-    with KnowledgeBase.open(tmp_path / "kb", progress=False) as kb:
-        kb.index(tmp_path / "movies.txt")
-    return tmp_path / "kb"
+    return index_kb(tmp_path, {"movies.txt": MOVIES + MORE})
 
 
 def _live(kb: Path, base: Path, answer: int) -> Path:

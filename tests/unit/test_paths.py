@@ -13,6 +13,8 @@ from kg.stores import Step
 from model.prompts import build_prompt, relation_name, verbalize
 from retrieval.fusion import fuse
 from retrieval.paths import PathConfig, PathRetriever, mask, rank_answers
+from tests.conftest import index_kb
+from tests.movies import rows_text
 
 ROWS = [
     ("Kismet", "directed_by", "William Dieterle"), ("Kismet", "release_year", "1944"),
@@ -33,10 +35,7 @@ class OverlapScorer:
 
 @pytest.fixture()
 def kb(tmp_path: Path) -> Iterator[KnowledgeBase]:
-    src = tmp_path / "movies.txt"
-    src.write_text("".join("|".join(r) + "\n" for r in ROWS))
-    with KnowledgeBase.open(tmp_path / "kb", progress=False) as kb:
-        kb.index(src)
+    with KnowledgeBase.open(index_kb(tmp_path, {"movies.txt": rows_text(ROWS)}), progress=False) as kb:
         yield kb
 
 

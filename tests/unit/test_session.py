@@ -5,8 +5,10 @@ from __future__ import annotations
 import io
 import json
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,6 +18,7 @@ from pipeline.cli.chat import Chat
 from pipeline.dialogue.followup import choose, correction, is_question
 from pipeline.dialogue.session import Session, SessionError
 from pipeline.types import Option
+from tests.conftest import index_kb
 
 LABEL = "<http://www.w3.org/2000/01/rdf-schema#label>"
 NAMES = {"Kismet_1944": "Kismet", "Kismet_1955": "Kismet", "Dark_City": "Dark City", "Vamp": "Vamp",
@@ -48,11 +51,7 @@ def films_nt() -> str:
 
 @pytest.fixture(scope="module")
 def kb(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("session")
-    (root / "films.nt").write_text(films_nt())
-    with KGQA.open(root / "kb", progress=False, embedder="hashing") as qa:
-        qa.index(root / "films.nt")
-    return root / "kb"
+    return index_kb(tmp_path_factory.mktemp("session"), {"films.nt": films_nt()})
 
 
 @pytest.fixture()
@@ -168,9 +167,22 @@ def test_unreadable_sessions_raise_a_clear_error(qa: KGQA, tmp_path: Path, conte
         Session.load(qa, tmp_path / "missing.json")
 
 
-def test_threads_sharing_a_session_are_serialised(qa: KGQA) -> None:
+def test_threads_sharing_a_session_are_serialised(qa: KGQA, monkeypatch: pytest.MonkeyPatch) -> None:
     chat = qa.session()
     errors: list[BaseException] = []
+    inside, most = [0], [0]
+    answer = qa.answer
+
+    def slow_answer(*args: Any, **kwargs: Any) -> Any:  # widens the window in which turns could overlap
+        inside[0] += 1
+        most[0] = max(most[0], inside[0])
+        time.sleep(0.2)
+        try:
+            return answer(*args, **kwargs)
+        finally:
+            inside[0] -= 1
+
+    monkeypatch.setattr(qa, "answer", slow_answer)
 
     def ask(question: str) -> None:
         try:
@@ -184,6 +196,7 @@ def test_threads_sharing_a_session_are_serialised(qa: KGQA) -> None:
     for t in threads:
         t.join()
     assert not errors and len(chat.turns) == 2 and all(t.answers for t in chat.turns)
+    assert most[0] == 1  # without the session's lock both turns are inside answer() at once
 
 
 def test_reply_and_correction_rules() -> None:

@@ -14,6 +14,7 @@ from pipeline.cli import main
 from pipeline.questions import Question, split_of
 from pipeline.training.supervision import Supervision, build_examples, generic_examples, vote
 from retrieval.paths import PathConfig, PathRetriever
+from tests.conftest import index_kb
 from tests.movies import MOVIES
 from tests.tiny_models import MORE
 from tests.tiny_models import tiny_bert as _tiny_bert
@@ -21,9 +22,7 @@ from tests.tiny_models import tiny_bert as _tiny_bert
 
 @pytest.fixture()
 def kb(tmp_path: Path) -> Iterator[KnowledgeBase]:
-    (tmp_path / "movies.txt").write_text(MOVIES + MORE)
-    with KnowledgeBase.open(tmp_path / "kb", progress=False) as kb:
-        kb.index(tmp_path / "movies.txt")
+    with KnowledgeBase.open(index_kb(tmp_path, {"movies.txt": MOVIES + MORE}), progress=False) as kb:
         yield kb
 
 

@@ -1,0 +1,35 @@
+"""The CUDA paths, where a GPU is present (skipped elsewhere, see tests/conftest.py).
+
+CI has no GPU: these run on a machine that has one (``pytest -m gpu``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from model.base import pick_device
+from model.embedders import open_embedder
+from model.registry import SHIPPED_SCORER
+
+pytestmark = pytest.mark.gpu
+
+
+def test_the_default_device_is_cuda_when_torch_sees_one() -> None:
+    assert pick_device(None) == "cuda"
+
+
+@pytest.mark.slow
+def test_the_shipped_scorer_scores_the_same_on_cuda_and_cpu() -> None:
+    from model.path_scorer import TrainedPathScorer
+
+    paths = ["directed by", "release year", "starred actors of directed by"]
+    cpu = TrainedPathScorer.load(SHIPPED_SCORER, "cpu").score("who directed", paths)
+    gpu = TrainedPathScorer.load(SHIPPED_SCORER, "cuda").score("who directed", paths)
+    assert np.allclose(cpu, gpu, atol=1e-3)
+
+
+@pytest.mark.slow
+def test_minilm_embeds_on_cuda() -> None:
+    vectors = open_embedder("minilm", device="cuda").passage(["Paris is the capital of France."])
+    assert vectors.shape == (1, 384) and abs(float(np.linalg.norm(vectors[0])) - 1.0) < 1e-3

@@ -38,6 +38,7 @@ def answering(args: argparse.Namespace) -> KGQA:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     config = RetrieverConfig(evidence=args.k, paths=PathConfig(max_hops=args.hops, exclude_topic=args.exclude_topic),
                              scorer=args.scorer)
-    return KGQA.open(args.kb, backend=args.backend, read_only=True, progress=not args.json, uri=args.uri,
+    progress = not args.json and not getattr(args, "no_progress", False)
+    return KGQA.open(args.kb, backend=args.backend, read_only=True, progress=progress, uri=args.uri,
                      user=args.user, database=args.database, password=os.environ.get("NEO4J_PASSWORD"),
                      embedder=args.embedder, config=config, generator=args.generator)

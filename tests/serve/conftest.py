@@ -1,0 +1,73 @@
+"""Fixtures of the server tests: the bundled world KB (hashing embedder) indexed once, and apps over it."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from pipeline import KGQA
+from pipeline.serve.app import create_app
+from pipeline.serve.engine import open_served
+from pipeline.serve.service import ServeConfig, Service
+
+WORLD = Path(__file__).resolve().parents[2] / "data" / "world.nt"
+
+
+class ScriptedGenerator:
+    """A fake generator that always says ``text``, streamed word by word."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def generate(self, prompt: str, max_new_tokens: int = 64, constrain: bool = True) -> str:
+        return self.text
+
+    def stream(self, prompt: str, max_new_tokens: int = 64, constrain: bool = True) -> Iterator[str]:
+        yield from re.findall(r"\S+\s*", self.text)
+
+
+@pytest.fixture(scope="session")
+def world_kb(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("world")
+    with KGQA.open(root / "kb", progress=False, embedder="hashing") as qa:
+        qa.index(WORLD)
+    return root / "kb"
+
+
+@pytest.fixture()
+def kb_copy(world_kb: Path, tmp_path: Path) -> Path:
+    """A private copy of the world KB (for tests that change it or its tokens)."""
+    target = tmp_path / "kb"
+    shutil.copytree(world_kb, target, ignore=shutil.ignore_patterns("writer.lock"))
+    return target
+
+
+MakeClient = Callable[..., TestClient]
+
+
+@pytest.fixture()
+def make_client(kb_copy: Path) -> Iterator[MakeClient]:
+    """``make_client(config=..., generator=...)``: a ready TestClient over a private KB copy."""
+    clients: list[TestClient] = []
+
+    def make(config: ServeConfig = ServeConfig(), generator: object = "off", kb: Path = kb_copy) -> TestClient:
+        service = Service(kb, config, lambda: open_served(kb, progress=False, embedder="hashing",
+                                                          generator=generator))  # type: ignore[arg-type]
+        client = TestClient(create_app(service))
+        client.__enter__()
+        assert service.wait(60), service.error
+        clients.append(client)
+        return client
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture()
+def client(make_client: MakeClient) -> TestClient:
+    return make_client()

@@ -39,12 +39,15 @@ def world_kb(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root / "kb"
 
 
+def copy_kb(source: Path, target: Path) -> Path:
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("writer.lock"))
+    return target
+
+
 @pytest.fixture()
 def kb_copy(world_kb: Path, tmp_path: Path) -> Path:
     """A private copy of the world KB (for tests that change it or its tokens)."""
-    target = tmp_path / "kb"
-    shutil.copytree(world_kb, target, ignore=shutil.ignore_patterns("writer.lock"))
-    return target
+    return copy_kb(world_kb, tmp_path / "kb")
 
 
 MakeClient = Callable[..., TestClient]

@@ -29,7 +29,7 @@ from pipeline.answer import Answer
 from pipeline.serve.engine import ServedKGQA, Sink
 from pipeline.serve.routes import checked, scope, service_of
 from pipeline.serve.schemas import ChatBody
-from pipeline.serve.streams import answer_events, run_blocking
+from pipeline.serve.streams import answer_events, run_cancellable
 from pipeline.session import Session
 
 router = APIRouter(prefix="/v1")
@@ -117,7 +117,7 @@ async def chat_completions(body: ChatBody, request: Request) -> Any:
     qa, model = service.qa, service.config.model
     conversations: Conversations = request.app.state.conversations
     if not body.stream:
-        answer = await run_blocking(lambda: converse(qa, conversations, users, None), service.config.timeout)
+        answer = await run_cancellable(lambda sink: converse(qa, conversations, users, sink), service.config.timeout)
         service.metrics.answered(answer)
         return completion(answer, model, answer.text + sources_note(answer))
 

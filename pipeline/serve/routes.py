@@ -21,7 +21,7 @@ from pipeline.serve.auth import Principal
 from pipeline.serve.engine import ServedKGQA, Sink
 from pipeline.serve.schemas import AskBody, FeedbackBody, SourceBody, TurnBody
 from pipeline.serve.service import Service
-from pipeline.serve.streams import answer_events, run_blocking, sse
+from pipeline.serve.streams import answer_events, run_blocking, run_cancellable, sse
 from retrieval.base import Candidate, Mention
 
 router = APIRouter(prefix="/v1")
@@ -56,10 +56,10 @@ def topic_request(qa: ServedKGQA, question: str, topic: str, history: tuple[tupl
     return AskRequest(question, history=history, mentions=(mention,))
 
 
-async def respond(service: Service, work: Callable[[Sink | None], Answer], stream: bool) -> Any:
+async def respond(service: Service, work: Callable[[Sink], Answer], stream: bool) -> Any:
     """The answer of ``work`` as JSON, or as SSE (``piece`` events, then ``answer`` or ``error``)."""
     if not stream:
-        answer = await run_blocking(lambda: work(None), service.config.timeout)
+        answer = await run_cancellable(work, service.config.timeout)
         service.metrics.answered(answer)
         return answer.to_dict()
 
@@ -82,7 +82,7 @@ async def ask(body: AskBody, request: Request) -> Any:
         raise HTTPException(422, f"hops: this server answers with paths of up to {hops} hops (kgqa serve --hops)")
     history = tuple((checked(service, q, "history"), a) for q, a in body.history)
 
-    def work(sink: Sink | None) -> Answer:
+    def work(sink: Sink) -> Answer:
         ask = topic_request(qa, question, body.topic, history) if body.topic else AskRequest(question, history=history)
         with qa.turn(sink, body.generate):
             return qa.answer(ask, body.generate)
@@ -109,7 +109,7 @@ async def post_turn(session_id: str, body: TurnBody, request: Request) -> Any:
     service = service_of(request)
     session, text, qa = service.sessions.get(session_id), checked(service, body.text, "text"), service.qa
 
-    def work(sink: Sink | None) -> Answer:
+    def work(sink: Sink) -> Answer:
         with qa.turn(sink, body.generate):
             return session.ask(text)
     return await respond(service, work, body.stream)

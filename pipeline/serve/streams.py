@@ -1,7 +1,8 @@
 """Blocking work off the event loop, with a deadline, and answers streamed as Server-Sent Events.
 
 ``run_blocking`` runs a function on the thread pool and gives up after the request timeout
-(504; the thread finishes its current question, it cannot be killed). ``answer_events`` runs
+(504; the thread finishes its current step, it cannot be killed); ``run_cancellable`` also
+stops the generation of an answer at the deadline. ``answer_events`` runs
 one answering function on a worker thread with a sink that forwards text pieces to the event
 loop; when the client goes away or the deadline passes, the sink raises ``Cancelled`` at the
 next piece, so generation stops and the turn is not kept.
@@ -33,6 +34,20 @@ async def run_blocking(work: Callable[[], T], timeout: float) -> T:
         return await asyncio.wait_for(run_in_threadpool(work), timeout)
     except TimeoutError:
         raise HTTPException(504, f"the request took longer than {timeout:g}s") from None
+
+
+async def run_cancellable(work: Callable[[Sink], T], timeout: float) -> T:
+    """``run_blocking`` for answering: past the deadline (or when the request is cancelled) the
+    sink given to ``work`` raises ``Cancelled`` at the next generated piece, so generation stops."""
+    stop = threading.Event()
+
+    def sink(piece: str) -> None:
+        if stop.is_set():
+            raise Cancelled("the request was cancelled")
+    try:
+        return await run_blocking(lambda: work(sink), timeout)
+    finally:
+        stop.set()
 
 
 def sse(event: str, data: Any) -> str:

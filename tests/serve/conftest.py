@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -29,6 +30,24 @@ class ScriptedGenerator:
 
     def stream(self, prompt: str, max_new_tokens: int = 64, constrain: bool = True) -> Iterator[str]:
         yield from re.findall(r"\S+\s*", self.text)
+
+
+class SlowGenerator(ScriptedGenerator):
+    """Says ``text`` one word every ``delay`` seconds, counting the words it produced."""
+
+    def __init__(self, text: str, delay: float) -> None:
+        super().__init__(text)
+        self.delay = delay
+        self.produced = 0
+
+    def generate(self, prompt: str, max_new_tokens: int = 64, constrain: bool = True) -> str:
+        return "".join(self.stream(prompt))
+
+    def stream(self, prompt: str, max_new_tokens: int = 64, constrain: bool = True) -> Iterator[str]:
+        for piece in super().stream(prompt):
+            time.sleep(self.delay)
+            self.produced += 1
+            yield piece
 
 
 @pytest.fixture(scope="session")
@@ -58,8 +77,8 @@ def make_client(kb_copy: Path) -> Iterator[MakeClient]:
     """``make_client(config=..., generator=...)``: a ready TestClient over a private KB copy."""
     clients: list[TestClient] = []
 
-    def make(config: ServeConfig = ServeConfig(), generator: object = "off", kb: Path = kb_copy) -> TestClient:
-        service = Service(kb, config, lambda: open_served(kb, progress=False, embedder="hashing",
+    def make(config: ServeConfig | None = None, generator: object = "off", kb: Path = kb_copy) -> TestClient:
+        service = Service(kb, config or ServeConfig(), lambda: open_served(kb, progress=False, embedder="hashing",
                                                           generator=generator))  # type: ignore[arg-type]
         client = TestClient(create_app(service))
         client.__enter__()

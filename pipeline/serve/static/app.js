@@ -197,8 +197,8 @@ function feedbackRow(answer) {
     } catch (error) { status.textContent = `Feedback failed: ${error.message}`; }
   }
   return el("div", { class: "row" },
-    button("👍", () => send(true, null), { "aria-label": "the answer is right" }),
-    button("👎", () => { wrong.hidden = false; correction.focus(); }, { "aria-label": "the answer is wrong" }),
+    button("✓ Right", () => send(true, null), { "aria-label": "the answer is right" }),
+    button("✗ Wrong", () => { wrong.hidden = false; correction.focus(); }, { "aria-label": "the answer is wrong" }),
     wrong, status);
 }
 
@@ -248,7 +248,7 @@ function drawGraph(answer) {
     ...[...edges.values()].map((e) => ({ data: { ...e, cites: e.cites.join(",") } })),
   ];
   state.cy = cytoscape({
-    container, elements, wheelSensitivity: 0.3,
+    container, elements, wheelSensitivity: 0.3, maxZoom: 2.5,
     layout: { name: "breadthfirst", directed: true, padding: 20, spacingFactor: 1.1 },
     style: [
       { selector: "node", style: { label: "data(label)", "font-size": 11, "background-color": "#8aa1c1",
@@ -258,8 +258,8 @@ function drawGraph(answer) {
       { selector: "edge", style: { label: "data(label)", "font-size": 9, "curve-style": "bezier",
         "target-arrow-shape": "triangle", width: 1.5, "line-color": "#aab4c3", "target-arrow-color": "#aab4c3",
         "text-rotation": "autorotate", "text-background-color": "#fff", "text-background-opacity": 0.8 } },
-      { selector: ".hl", style: { "background-color": "#d9480f", "line-color": "#d9480f",
-        "target-arrow-color": "#d9480f", width: 3 } },
+      { selector: "node.hl", style: { "background-color": "#d9480f", "border-width": 2, "border-color": "#7a2600" } },
+      { selector: "edge.hl", style: { "line-color": "#d9480f", "target-arrow-color": "#d9480f", width: 3 } },
       { selector: "node:selected", style: { "border-width": 3, "border-color": "#d9480f" } },
     ],
   });

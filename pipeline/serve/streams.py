@@ -14,7 +14,7 @@ import asyncio
 import json
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import Any, TypeVar
 
 from fastapi import HTTPException
@@ -54,7 +54,7 @@ def sse(event: str, data: Any) -> str:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
-async def answer_events(work: Callable[[Sink], Answer], timeout: float) -> AsyncIterator[Event]:
+async def answer_events(work: Callable[[Sink], Answer], timeout: float) -> AsyncGenerator[Event, None]:
     """Run ``work(sink)`` on a thread; yield its pieces, then the answer (or an error), within ``timeout``."""
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[Event] = asyncio.Queue()

@@ -14,12 +14,12 @@ import httpx
 import pytest
 
 from pipeline.serve.auth import TokenStore
-from tests.serve.conftest import copy_kb, world_kb  # noqa: F401  (a fixture)
-from tests.serve.live import live_server
+from tests.serve.live import index_world, live_server
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="install the test extras: pip install -e '.[test]'")
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
+from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
 from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
@@ -29,7 +29,7 @@ DRIVER = shutil.which("chromedriver")
 
 
 @pytest.fixture()
-def browser(tmp_path: Path) -> Iterator[object]:
+def browser(tmp_path: Path) -> Iterator[WebDriver]:
     if not CHROMIUM or not DRIVER:
         pytest.skip("needs Debian's chromium and chromium-driver (apt-get install -y chromium chromium-driver)")
     options = webdriver.ChromeOptions()
@@ -39,33 +39,33 @@ def browser(tmp_path: Path) -> Iterator[object]:
                  "--no-first-run", "--disable-extensions", f"--user-data-dir={tmp_path / 'chromium'}",
                  "--window-size=1280,900"):
         options.add_argument(flag)
-    driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=DRIVER), options=options)
+    driver: WebDriver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=DRIVER), options=options)
     try:
         yield driver
     finally:
         driver.quit()
 
 
-def shoot(driver: object, tmp_path: Path, name: str) -> None:
+def shoot(driver: WebDriver, tmp_path: Path, name: str) -> None:
     path = tmp_path / name
-    driver.save_screenshot(str(path))  # type: ignore[attr-defined]
+    driver.save_screenshot(str(path))
     assert path.stat().st_size > 10_000
     if os.environ.get("KGQA_SCREENSHOTS"):
         shutil.copy(path, Path(os.environ["KGQA_SCREENSHOTS"]) / name)
 
 
-def test_ask_in_the_page_and_see_the_cited_graph(browser: object, world_kb: Path, tmp_path: Path) -> None:  # noqa: F811
+def test_ask_in_the_page_and_see_the_cited_graph(browser: WebDriver, tmp_path: Path) -> None:
     driver = browser
-    kb = copy_kb(world_kb, tmp_path / "kb")
+    kb = index_world(tmp_path / "kb")
     token = TokenStore(kb).create("browser", "admin")
     with live_server(kb) as live:
-        driver.get(live.url + "/")  # type: ignore[attr-defined]
+        driver.get(live.url + "/")
         wait = WebDriverWait(driver, 20)
         field = wait.until(ec.visibility_of_element_located((By.ID, "token-input")))  # the 401 asks for it
         field.send_keys(token, Keys.ENTER)
         wait.until(ec.text_to_be_present_in_element((By.ID, "kb-stats"), "4442 triples"))
-        assert driver.find_element(By.ID, "tab-sources").is_displayed()  # type: ignore[attr-defined]
-        question = driver.find_element(By.ID, "question")  # type: ignore[attr-defined]
+        assert driver.find_element(By.ID, "tab-sources").is_displayed()
+        question = driver.find_element(By.ID, "question")
         question.send_keys("What is the capital of France?", Keys.ENTER)  # keyboard only
         answer = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#log li.bot[data-answer-id]")))
         assert "The answer is Paris" in answer.text and "Reasoning:" in answer.text and "world.nt:" in answer.text
@@ -75,23 +75,23 @@ def test_ask_in_the_page_and_see_the_cited_graph(browser: object, world_kb: Path
         paths = [c for c in recorded["citations"] if c["kind"] == "path"]
         shown = [c for c in paths if c["number"] in wanted] or paths
         nodes = {n for c in shown for n in c["nodes"]}
-        graph = driver.find_element(By.ID, "graph")  # type: ignore[attr-defined]
-        assert int(graph.get_attribute("data-nodes")) == len(nodes) >= 2
-        assert driver.execute_script("return state.cy.nodes().length") == len(nodes)  # type: ignore[attr-defined]
-        paris = next(b for b in driver.find_elements(By.CSS_SELECTOR, "#graph-nodes button")  # type: ignore[attr-defined]
+        graph = driver.find_element(By.ID, "graph")
+        assert int(graph.get_attribute("data-nodes") or 0) == len(nodes) >= 2
+        assert driver.execute_script("return state.cy.nodes().length") == len(nodes)
+        paris = next(b for b in driver.find_elements(By.CSS_SELECTOR, "#graph-nodes button")
                      if b.text == "Paris")
         paris.send_keys(Keys.ENTER)
         wait.until(ec.text_to_be_present_in_element((By.ID, "details"), "world.nt:"))
-        assert "capital of" in driver.find_element(By.ID, "details").text  # type: ignore[attr-defined]
+        assert "capital of" in driver.find_element(By.ID, "details").text
         answer.find_element(By.CSS_SELECTOR, "button.cite").click()
-        assert driver.execute_script("return state.cy.$('.hl').length") > 0  # type: ignore[attr-defined]
+        assert driver.execute_script("return state.cy.$('.hl').length") > 0
         shoot(driver, tmp_path, "serve-page-wide.png")
-        driver.set_window_size(420, 900)  # type: ignore[attr-defined]
+        driver.set_window_size(420, 900)
         fits = "return document.documentElement.scrollWidth <= window.innerWidth"
         WebDriverWait(driver, 5).until(lambda d: d.execute_script(fits))  # cytoscape resizes a moment later
-        inner, width = driver.execute_script(  # type: ignore[attr-defined]
+        inner, width = driver.execute_script(
             "return [window.innerWidth, document.documentElement.scrollWidth]")
-        wide = driver.execute_script(  # type: ignore[attr-defined]
+        wide = driver.execute_script(
             "return [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > "
             "window.innerWidth + 1).map(e => e.tagName + '#' + e.id + '.' + e.className).slice(0, 8)")
         assert width <= inner, wide  # nothing wider than a narrow screen

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 import pytest
 
 from pipeline.serve.auth import TokenStore
-from tests.serve.conftest import copy_kb, world_kb  # noqa: F401  (a fixture)
-from tests.serve.live import Live, live_server
+from tests.serve.live import Live, index_world, live_server
 
 openai = pytest.importorskip("openai", reason="install the test extras: pip install -e '.[test]'")
 pytestmark = pytest.mark.live
@@ -20,8 +18,8 @@ FRANCE = "What is the capital of France?"
 
 
 @pytest.fixture(scope="module")
-def served(world_kb: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Live, str, str]]:
-    kb = copy_kb(world_kb, tmp_path_factory.mktemp("live") / "kb")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Live, str, str]]:
+    kb = index_world(tmp_path_factory.mktemp("live") / "kb")
     read, admin = TokenStore(kb).create("reader", "read"), TokenStore(kb).create("admin", "admin")
     with live_server(kb) as live:
         yield live, read, admin

@@ -7,16 +7,18 @@ import shutil
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from pipeline import KGQA
 from pipeline.serve.app import create_app
 from pipeline.serve.engine import open_served
 from pipeline.serve.service import ServeConfig, Service
+from tests.serve.live import WORLD, index_world
 
-WORLD = Path(__file__).resolve().parents[2] / "data" / "world.nt"
+__all__ = ["WORLD", "ScriptedGenerator", "SlowGenerator", "copy_kb"]
+
 
 
 class ScriptedGenerator:
@@ -53,9 +55,7 @@ class SlowGenerator(ScriptedGenerator):
 @pytest.fixture(scope="session")
 def world_kb(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("world")
-    with KGQA.open(root / "kb", progress=False, embedder="hashing") as qa:
-        qa.index(WORLD)
-    return root / "kb"
+    return index_world(root / "kb")
 
 
 def copy_kb(source: Path, target: Path) -> Path:
@@ -77,9 +77,9 @@ def make_client(kb_copy: Path) -> Iterator[MakeClient]:
     """``make_client(config=..., generator=...)``: a ready TestClient over a private KB copy."""
     clients: list[TestClient] = []
 
-    def make(config: ServeConfig | None = None, generator: object = "off", kb: Path = kb_copy) -> TestClient:
+    def make(config: ServeConfig | None = None, generator: Any = "off", kb: Path = kb_copy) -> TestClient:
         service = Service(kb, config or ServeConfig(), lambda: open_served(kb, progress=False, embedder="hashing",
-                                                          generator=generator))  # type: ignore[arg-type]
+                                                          generator=generator))
         client = TestClient(create_app(service))
         client.__enter__()
         assert service.wait(60), service.error

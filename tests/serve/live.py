@@ -13,13 +13,24 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import uvicorn
 
+from pipeline import KGQA
 from pipeline.serve.app import create_app
 from pipeline.serve.engine import open_served
 from pipeline.serve.service import ServeConfig, Service
+
+WORLD = Path(__file__).resolve().parents[2] / "data" / "world.nt"
+
+
+def index_world(directory: Path) -> Path:
+    """The bundled world KB indexed into ``directory`` with the hashing embedder."""
+    with KGQA.open(directory, progress=False, embedder="hashing") as qa:
+        qa.index(WORLD)
+    return directory
 
 
 @dataclass(frozen=True)
@@ -29,11 +40,11 @@ class Live:
 
 
 @contextmanager
-def live_server(kb: Path, config: ServeConfig | None = None, generator: object = "off",
+def live_server(kb: Path, config: ServeConfig | None = None, generator: Any = "off",
                 threads: int = 16, ready_timeout: float = 60.0) -> Iterator[Live]:
     """Serve ``kb`` (hashing embedder) on 127.0.0.1 until the block ends."""
     service = Service(kb, config or ServeConfig(), lambda: open_served(
-        kb, progress=False, embedder="hashing", generator=generator))  # type: ignore[arg-type]
+        kb, progress=False, embedder="hashing", generator=generator))
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))

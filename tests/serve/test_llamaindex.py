@@ -23,7 +23,8 @@ def qa(kb_copy: Path) -> Iterator[KGQA]:
 
 def test_the_retriever_returns_nodes_that_carry_citations(qa: KGQA) -> None:
     nodes = KGQARetriever(qa).retrieve(FRANCE)
-    assert nodes and [n.score for n in nodes] == sorted((n.score for n in nodes), reverse=True)
+    scores = [n.score or 0.0 for n in nodes]
+    assert nodes and scores == sorted(scores, reverse=True)
     path = next(n for n in nodes if n.node.metadata["kind"] == "path" and n.node.metadata["cited"])
     triple = path.node.metadata["triples"][0]
     assert triple["source"] == "world.nt" and triple["line"] > 0 and "world.nt:" in path.node.metadata["where"]

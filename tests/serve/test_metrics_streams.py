@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -62,7 +63,7 @@ def test_a_stream_whose_reader_leaves_stops_its_worker() -> None:
     assert outcome == ["cancelled"] and len(produced) < 50
 
 
-def test_a_cancelled_turn_is_not_kept(kb_copy: object) -> None:
+def test_a_cancelled_turn_is_not_kept(kb_copy: Path) -> None:
     qa = open_served(kb_copy, progress=False, embedder="hashing", generator=SlowGenerator("Paris [1] " * 20, 0.001))
     try:
         session = qa.session()

@@ -15,7 +15,7 @@
   them never waits for an index run.
 
 ``Sessions`` keeps conversations in memory (bounded, least recently used dropped first) and
-``Jobs`` the index and remove runs with their state. Left out: persistence of sessions across
+``Jobs`` the index, remove and learning runs with their state. Left out: persistence of sessions across
 restarts, and progress inside one index run (the indexer reports only when it is done).
 """
 
@@ -214,7 +214,7 @@ class Job:
     """One index or remove run on the server's disk."""
 
     id: str
-    action: str  # index | remove
+    action: str  # index | remove | learn
     path: str
     state: str = "queued"  # queued | running | done | failed
     queued: float = 0.0
@@ -231,7 +231,12 @@ class Job:
 
 
 class Jobs:
-    """Index and remove runs, one at a time on the writer thread, with their state readable meanwhile."""
+    """Index, remove and learning runs, one at a time, with their state readable meanwhile.
+
+    Index and remove go through the writer thread (the KB's single-writer lock is the server's);
+    a learning run (``pipeline.learn``) takes its own lock and refreshes the retriever when it
+    promotes a new path scorer.
+    """
 
     def __init__(self, qa: ServedKGQA, keep: int = 100) -> None:
         self.qa = qa
@@ -264,10 +269,21 @@ class Jobs:
         job = dataclasses.replace(job, state="running", started=time.time())
         self._put(job)
         try:
-            report = self.qa.index(job.path, fmt) if job.action == "index" else self.qa.remove(job.path)
-            self._put(dataclasses.replace(job, state="done", finished=time.time(), report=report.to_dict()))
+            self._put(dataclasses.replace(job, state="done", finished=time.time(), report=self._work(job, fmt)))
         except (KGQAError, OSError, ValueError) as exc:
             self._put(dataclasses.replace(job, state="failed", finished=time.time(), error=str(exc)))
+
+    def _work(self, job: Job, fmt: str | None) -> dict[str, Any]:
+        if job.action == "index":
+            return self.qa.index(job.path, fmt).to_dict()
+        if job.action == "remove":
+            return self.qa.remove(job.path).to_dict()
+        from pipeline.learn import learn  # torch and the trainer load only for a learning run
+
+        report = learn(self.qa.kb.directory, embedder=self.qa.embedder_name, progress=False)
+        if report.promoted:
+            self.qa.refresh()  # the retriever picks up the promoted path scorer
+        return report.to_dict()
 
     def wait(self, timeout: float = 30.0) -> None:
         """Block until every submitted job has finished (for tests and shutdown)."""

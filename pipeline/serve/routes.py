@@ -1,5 +1,5 @@
 """The JSON API under ``/v1``: ask (plain or streamed), sessions, feedback, answers, entities, search,
-stats and sources.
+stats, sources and learning runs.
 
 Every route names the scope it needs (``read`` or ``admin``, see ``pipeline.serve.auth``) and
 runs its blocking work off the event loop. Errors the pipeline raises on purpose become 4xx
@@ -215,6 +215,14 @@ async def remove_source(request: Request, path: str = Query(min_length=1)) -> di
     return service_of(request).jobs.submit("remove", path).to_dict()
 
 
+@router.post("/learn", dependencies=[scope("admin")], status_code=202,
+             summary="A learning run: the path scorer learns from the feedback (kgqa learn)")
+async def start_learning(request: Request) -> dict[str, Any]:
+    service = service_of(request)
+    return service.jobs.submit("learn", str(service.qa.kb.directory)).to_dict()
+
+
+@router.get("/jobs/{job_id}", dependencies=[scope("admin")], summary="The state of an index or learning run")
 @router.get("/sources/jobs/{job_id}", dependencies=[scope("admin")], summary="The state of an index run")
 async def job(job_id: str, request: Request) -> dict[str, Any]:
     found = service_of(request).jobs.get(job_id)

@@ -163,3 +163,67 @@ def test_page_and_vendored_assets(client: TestClient) -> None:
 
 def test_world_fixture_is_the_bundled_kb() -> None:
     assert WORLD.exists()
+
+
+def wait_job(client: TestClient, job_id: str) -> dict[str, object]:
+    for _ in range(400):
+        state: dict[str, object] = client.get(f"/v1/jobs/{job_id}").json()
+        if state["state"] in ("done", "failed"):
+            return state
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} did not finish")
+
+
+def test_a_learning_run_is_an_admin_job(client: TestClient) -> None:
+    answer = client.post("/v1/ask", json={"question": FRANCE}).json()
+    client.post("/v1/feedback", json={"answer_id": answer["id"], "correct": True})
+    job = client.post("/v1/learn")
+    assert job.status_code == 202 and job.json()["action"] == "learn"
+    done = wait_job(client, job.json()["id"])
+    assert done["state"] == "done", done
+    assert isinstance(done["report"], dict) and done["report"]["feedback"] == 1
+
+
+def test_reads_go_on_while_a_source_is_indexed(client: TestClient, tmp_path: Path) -> None:
+    copy = tmp_path / "world2.nt"
+    copy.write_text(WORLD.read_text().replace("/world/entity/", "/world2/entity/"))
+    job = client.post("/v1/sources", json={"path": str(copy)}).json()
+    during = 0
+    while client.get(f"/v1/jobs/{job['id']}").json()["state"] in ("queued", "running"):
+        r = client.post("/v1/ask", json={"question": FRANCE})
+        assert r.status_code == 200 and r.json()["answers"]
+        during += client.get(f"/v1/jobs/{job['id']}").json()["state"] == "running"
+    assert during >= 1  # answered while the index run held the writer
+    assert wait_job(client, job["id"])["state"] == "done"
+    assert client.get("/v1/stats").json()["triples"] == 2 * 4442
+
+
+LABEL = "<http://www.w3.org/2000/01/rdf-schema#label>"
+FILMS = f"""\
+<http://x/Kismet_1944> {LABEL} "Kismet"@en .
+<http://x/Kismet_1955> {LABEL} "Kismet"@en .
+<http://x/William_Dieterle> {LABEL} "William Dieterle"@en .
+<http://x/Vincente_Minnelli> {LABEL} "Vincente Minnelli"@en .
+<http://x/Kismet_1944> <http://x/release_year> "1944" .
+<http://x/Kismet_1955> <http://x/release_year> "1955" .
+<http://x/Kismet_1944> <http://x/directed_by> <http://x/William_Dieterle> .
+<http://x/Kismet_1955> <http://x/directed_by> <http://x/Vincente_Minnelli> .
+"""
+
+
+def test_a_clarification_comes_back_as_such_and_its_reply_is_answered(make_client: MakeClient,
+                                                                       tmp_path: Path) -> None:
+    from pipeline import KGQA
+
+    (tmp_path / "films.nt").write_text(FILMS)
+    with KGQA.open(tmp_path / "films", progress=False, embedder="hashing") as qa:
+        qa.index(tmp_path / "films.nt")
+    client = make_client(kb=tmp_path / "films")
+    sid = client.post("/v1/sessions").json()["id"]
+    asked = client.post(f"/v1/sessions/{sid}/turns", json={"text": "Who directed Kismet?"}).json()
+    assert asked["clarification"]["mention"] == "Kismet" and len(asked["clarification"]["options"]) == 2
+    assert client.get(f"/v1/sessions/{sid}").json()["pending"]["mention"] == "Kismet"
+    second = asked["clarification"]["options"][1]
+    reply = client.post(f"/v1/sessions/{sid}/turns", json={"text": "2"}).json()
+    expected = {"Kismet_1944": "William Dieterle", "Kismet_1955": "Vincente Minnelli"}[second["id"].rsplit("/", 1)[1]]
+    assert reply["clarification"] is None and reply["answers"][0]["label"] == expected

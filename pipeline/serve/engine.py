@@ -67,16 +67,21 @@ class Snapshot:
 class ServedKGQA(KGQA):
     """``KGQA`` for many threads at once (see the module docstring)."""
 
-    def bind(self, writer: ThreadPoolExecutor, writer_ident: int) -> None:
-        self._writer = writer
-        self._writer_ident = writer_ident
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._writer: ThreadPoolExecutor | None = None  # until ``bind``: the opening thread does all
+        self._writer_ident = threading.get_ident()
         self._current: HybridRetriever | None = None
         self._local = threading.local()
         self.snapshot = Snapshot({}, ())
 
+    def bind(self, writer: ThreadPoolExecutor, writer_ident: int) -> None:
+        """Make ``writer`` (whose thread is ``writer_ident`` and opened this KB) the writer thread."""
+        self._writer, self._writer_ident = writer, writer_ident
+
     def on_writer(self, work: Callable[[], T]) -> T:
         """Run ``work`` on the writer thread (at once when already there) and return its result."""
-        if threading.get_ident() == self._writer_ident:
+        if self._writer is None or threading.get_ident() == self._writer_ident:
             return work()
         return self._writer.submit(work).result()
 
@@ -121,7 +126,8 @@ class ServedKGQA(KGQA):
     def shutdown(self) -> None:
         """Close the knowledge base on its writer thread and stop that thread."""
         self.on_writer(self.close)
-        self._writer.shutdown(wait=True)
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
 
     @contextlib.contextmanager
     def turn(self, sink: Sink | None = None, generate: bool | None = None) -> Iterator[None]:

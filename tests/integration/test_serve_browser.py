@@ -86,6 +86,9 @@ def test_ask_in_the_page_and_see_the_cited_graph(browser: WebDriver, tmp_path: P
         answer.find_element(By.CSS_SELECTOR, "button.cite").click()
         assert driver.execute_script("return state.cy.$('.hl').length") > 0
         shoot(driver, tmp_path, "serve-page-wide.png")
+        driver.find_element(By.ID, "tab-sources").click()  # an admin token sees the sources view
+        wait.until(ec.text_to_be_present_in_element((By.ID, "source-rows"), "world.nt"))
+        driver.find_element(By.ID, "tab-chat").send_keys(Keys.ENTER)
         driver.set_window_size(420, 900)
         fits = "return document.documentElement.scrollWidth <= window.innerWidth"
         WebDriverWait(driver, 5).until(lambda d: d.execute_script(fits))  # cytoscape resizes a moment later

@@ -48,6 +48,13 @@ def test_ask_streams_pieces_then_the_checked_answer(make_client: MakeClient) -> 
     assert final["text"] == "Paris is the capital of France [1]."
 
 
+def test_generation_asked_of_a_server_without_a_generator_is_409(client: TestClient) -> None:
+    r = client.post("/v1/ask", json={"question": FRANCE, "generate": True})
+    assert r.status_code == 409 and "generator" in r.json()["detail"]
+    streamed = events(client.post("/v1/ask", json={"question": FRANCE, "generate": True, "stream": True}).text)
+    assert streamed[-1][0] == "error" and "generator" in str(streamed[-1][1]["detail"])
+
+
 def test_topic_given_and_hops_checked(client: TestClient) -> None:
     answer = client.post("/v1/ask", json={"question": "What is its capital?", "topic": "Germany"}).json()
     assert [a["label"] for a in answer["answers"]] == ["Berlin"]

@@ -5,7 +5,8 @@ the bundled world KB. For each generator setting and each client count (1, 4, 16
 ask for ``--seconds`` and then stop by themselves; one request in ``--bad-every`` is bad input
 (malformed JSON, a wrong type, a question of control characters, an oversized body, an unknown
 session), which must get its expected status (422, 422, 200 with a note, 413, 404). Reported:
-good answers per second, p50/p95/p99 latency of good answers, bad inputs answered as expected,
+good answers per second, p50/p95/p99 latency of good answers, how many of them are checked
+generated text (not the rule sentence), bad inputs answered as expected,
 errors (anything unexpected: must be 0), server RSS before/after.
 
 Generators: ``off`` (the rule-built cited sentence), ``fake`` (a scripted generator streaming
@@ -99,7 +100,7 @@ def bad_request(client: httpx.Client, url: str, kind: str) -> int:
 
 def clients_run(url: str, n: int, seconds: float, bad_every: int) -> dict[str, float]:
     latencies: list[float] = []
-    counts = {"bad_ok": 0, "errors": 0}
+    counts = {"bad_ok": 0, "errors": 0, "generated": 0}
     lock = threading.Lock()
     deadline = time.monotonic() + seconds
 
@@ -120,11 +121,13 @@ def clients_run(url: str, n: int, seconds: float, bad_every: int) -> dict[str, f
                     r = http.post(url + "/v1/ask", json={"question": f"What is the capital of {country}?"})
                     took = time.perf_counter() - start
                     good = r.status_code == 200 and bool(r.json()["answers"])
+                    generated = good and not r.json()["fallback"]
                 except (httpx.HTTPError, ValueError, KeyError):
-                    good, took = False, 0.0
+                    good, generated, took = False, False, 0.0
                 with lock:
                     if good:
                         latencies.append(took)
+                        counts["generated"] += generated
                     else:
                         counts["errors"] += 1
 
@@ -173,7 +176,8 @@ def bench_generator(kb: Path, generator: str, args: argparse.Namespace) -> list[
 
 
 def table(rows: list[dict[str, object]]) -> str:
-    cols = ["generator", "clients", "per_second", "p50_ms", "p95_ms", "p99_ms", "answers", "bad_ok", "errors",
+    cols = ["generator", "clients", "per_second", "p50_ms", "p95_ms", "p99_ms", "answers", "generated", "bad_ok",
+            "errors",
             "rss_before_mb", "rss_after_mb"]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(str(r[c]) for c in cols) + " |" for r in rows]

@@ -23,7 +23,8 @@ from typing import Any
 from anyio import to_thread
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -38,6 +39,7 @@ from pipeline.serve.service import NotReady, Service
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
+SWAGGER = "swagger-ui-5.35.0"  # vendored from npm (swagger-ui-dist), like cytoscape
 STATUS: tuple[tuple[type[KGQAError], int], ...] = (
     (UnknownSession, 404), (UnknownAnswer, 404), (EntityNotFound, 404), (NotReady, 503),
     (GeneratorUnavailable, 409), (StoreLocked, 409), (KGQAError, 400))
@@ -134,7 +136,7 @@ def create_app(service: Service, load: bool = True, threads: int = 16) -> FastAP
         if load:
             service.close()
 
-    app = FastAPI(title="kgqa", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="kgqa", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Question answering over a knowledge graph, with cited evidence.")
     app.state.service = service
     app.state.conversations = compat.Conversations()
@@ -155,6 +157,13 @@ def _plain_routes(app: FastAPI, service: Service) -> None:
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:  # Swagger UI from the package (FastAPI's default loads it from a CDN)
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="kgqa API",
+                                   swagger_js_url=f"/static/vendor/{SWAGGER}/swagger-ui-bundle.js",
+                                   swagger_css_url=f"/static/vendor/{SWAGGER}/swagger-ui.css",
+                                   swagger_favicon_url="/static/favicon.svg")
 
     @app.get("/healthz", summary="The process is alive")
     async def healthz() -> dict[str, str]:

@@ -166,6 +166,9 @@ def test_page_and_vendored_assets(client: TestClient) -> None:
     assert "cytoscape-3.35.0.min.js" in page and "https://" not in page
     assert client.get("/static/vendor/cytoscape-3.35.0.min.js").status_code == 200
     assert client.get("/static/app.js").status_code == 200
+    docs = client.get("/docs").text
+    assert "/static/vendor/swagger-ui-5.35.0/swagger-ui-bundle.js" in docs and "cdn" not in docs.lower()
+    assert client.get("/static/vendor/swagger-ui-5.35.0/swagger-ui-bundle.js").status_code == 200
 
 
 def test_world_fixture_is_the_bundled_kb() -> None:

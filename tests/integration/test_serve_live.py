@@ -3,13 +3,17 @@ parallel questions, and a client that hangs up mid-stream."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 import pytest
 
 from pipeline.serve.auth import TokenStore
+from pipeline.serve.service import ServeConfig
+from tests.serve.conftest import SlowGenerator
 from tests.serve.live import Live, index_world, live_server
 
 openai = pytest.importorskip("openai", reason="install the test extras: pip install -e '.[test]'")
@@ -75,3 +79,27 @@ def test_parallel_questions_and_a_hang_up(served: tuple[Live, str, str]) -> None
         next(r.iter_lines())  # hang up after the first line
     assert httpx.get(live.url + "/healthz").status_code == 200
     assert httpx.post(live.url + "/v1/ask", json={"question": FRANCE}, headers=headers).status_code == 200
+
+
+def test_a_client_that_hangs_up_mid_stream_leaves_no_generation_running(tmp_path: Path) -> None:
+    slow = SlowGenerator("Paris is the capital of France [1]. " * 40, 0.01)
+    with live_server(index_world(tmp_path / "kb"), generator=slow) as live:
+        with httpx.stream("POST", live.url + "/v1/ask", json={"question": FRANCE, "stream": True}) as r:
+            lines = r.iter_lines()
+            while slow.produced < 5:
+                next(lines)
+        time.sleep(0.5)  # the server notices the hang-up; the worker stops at its next piece
+        stopped_at = slow.produced
+        time.sleep(0.5)
+        assert slow.produced == stopped_at < 100  # 280 words would take 2.8 s
+        assert httpx.post(live.url + "/v1/ask", json={"question": FRANCE, "generate": False}).status_code == 200
+
+
+def test_cors_is_off_unless_configured(tmp_path: Path) -> None:
+    preflight = {"Origin": "http://example.org", "Access-Control-Request-Method": "POST"}
+    with live_server(index_world(tmp_path / "a")) as live:
+        r = httpx.options(live.url + "/v1/ask", headers=preflight)
+        assert "access-control-allow-origin" not in r.headers
+    with live_server(index_world(tmp_path / "b"), ServeConfig(cors=("http://example.org",))) as live:
+        r = httpx.options(live.url + "/v1/ask", headers=preflight)
+        assert r.headers["access-control-allow-origin"] == "http://example.org"

@@ -89,6 +89,13 @@ def test_ask_in_the_page_and_see_the_cited_graph(browser: WebDriver, tmp_path: P
         driver.find_element(By.ID, "tab-sources").click()  # an admin token sees the sources view
         wait.until(ec.text_to_be_present_in_element((By.ID, "source-rows"), "world.nt"))
         driver.find_element(By.ID, "tab-chat").send_keys(Keys.ENTER)
+        follow = wait.until(ec.element_to_be_clickable((By.XPATH, "//button[starts-with(., 'What about ')]")))
+        place = follow.text[len("What about "):-1]
+        follow.send_keys(Keys.ENTER)  # a follow-up button: the session asks the capital of the neighbour
+        second = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#log li.bot[data-answer-id]")[1:])[0]
+        assert second.text.startswith("The answer is") and "Paris" not in second.text.split("\n")[0], place
+        assert "its " in driver.find_element(By.CSS_SELECTOR, ".follow-ups").text  # "And its <relation>?"
+        shoot(driver, tmp_path, "serve-page-follow-up.png")
         driver.set_window_size(420, 900)
         fits = "return document.documentElement.scrollWidth <= window.innerWidth"
         WebDriverWait(driver, 5).until(lambda d: d.execute_script(fits))  # cytoscape resizes a moment later

@@ -98,7 +98,7 @@ async function say(text) {
     const response = await api(`/v1/sessions/${state.session}/turns`, { method: "POST", json: { text, stream: true } });
     for await (const [kind, data] of sseEvents(response)) {
       if (kind === "piece") body.textContent += data.text;
-      else if (kind === "answer") renderAnswer(item, data);
+      else if (kind === "answer") { renderAnswer(item, data); item.scrollIntoView({ block: "nearest" }); }
       else if (kind === "error") body.textContent += ` (error: ${data.detail})`;
     }
   } catch (error) {
@@ -159,11 +159,32 @@ function renderAnswer(item, answer) {
       el("li", { value: String(c.number) }, button(`[${c.number}]`, () => highlight(answer, c.number), { class: "cite" }),
          ` ${c.text} `, el("span", { class: "meta" }, `(${where(c)})`)))));
   }
+  const next = el("div", { class: "row follow-ups", "aria-label": "follow-up questions" });
+  item.append(next);
+  suggest(answer, next);
   item.append(feedbackRow(answer), el("div", { class: "row" },
     button("Show graph", () => drawGraph(answer)),
     button("Export subgraph (Mermaid)", () => exportSubgraph(answer, "mermaid")),
     button("Export subgraph (DOT)", () => exportSubgraph(answer, "dot"))));
   drawGraph(answer);
+}
+
+// follow-ups the session resolves: "And its <relation>?" (a pronoun) and "What about <neighbour>?"
+async function suggest(answer, row) {
+  const path = answer.relation_path;
+  if (!path) return;
+  let topic;
+  try { topic = await (await api(`/v1/entities/${encodeURI(path.topic)}?limit=60`)).json(); } catch (e) { return; }
+  const used = new Set(path.text.split(/\s+/));
+  const out = topic.edges.filter((e) => e.subject === topic.id && !used.has(e.predicate_label.split(" ")[0]));
+  const relations = [...new Set(out.map((e) => e.predicate_label))]
+    .filter((label) => !/ (of|in|by|code)$/.test(label)).slice(0, 2);
+  const neighbour = out.find((e) => !e.object.startsWith("lit:") && e.object !== topic.id);
+  const questions = relations.map((label) => `And its ${label}?`);
+  if (neighbour) questions.push(`What about ${neighbour.object_label}?`);
+  if (!questions.length) return;
+  row.append(el("span", { class: "meta" }, "Follow up:"),
+             ...questions.map((q) => button(q, () => say(q), { class: "follow-up" })));
 }
 
 function textWithCitations(answer) {
@@ -226,6 +247,7 @@ function drawGraph(answer) {
   $("graph-nodes").replaceChildren();
   container.dataset.nodes = "0";
   $("graph-count").textContent = "";
+  $("details").replaceChildren(el("p", { class: "muted" }, "Select a node for its description, neighbours and sources."));
   if (!answer || typeof cytoscape === "undefined") return;
   document.querySelector(`#log li[data-answer-id="${answer.id}"]`)?.classList.add("selected");
   const nodes = new Map(), edges = new Map();

@@ -57,7 +57,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from pipeline.serve.app import run
-    from pipeline.serve.engine import open_served
+    from pipeline.serve.engine import ServedKGQA, open_served
     from pipeline.serve.service import ServeConfig, Service
     from retrieval.paths import PathConfig
     from retrieval.retriever import RetrieverConfig
@@ -72,7 +72,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     retrieval = RetrieverConfig(evidence=args.k, scorer=args.scorer,
                                 paths=PathConfig(max_hops=args.hops, exclude_topic=args.exclude_topic))
 
-    def opener() -> Any:
+    def opener() -> ServedKGQA:
         return open_served(args.kb, backend=args.backend, read_only=args.read_only, progress=False, uri=args.uri,
                            user=args.user, database=args.database, password=os.environ.get("NEO4J_PASSWORD"),
                            embedder=args.embedder, config=retrieval, generator=args.generator)

@@ -85,6 +85,10 @@ def test_ask_in_the_page_and_see_the_cited_graph(browser: WebDriver, tmp_path: P
         assert "capital of" in driver.find_element(By.ID, "details").text
         answer.find_element(By.CSS_SELECTOR, "button.cite").click()
         assert driver.execute_script("return state.cy.$('.hl').length") > 0
+        driver.find_element(By.ID, "search").send_keys("Germany", Keys.ENTER)  # the search box
+        wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, "#search-results button.candidate"))).send_keys(
+            Keys.ENTER)
+        wait.until(ec.text_to_be_present_in_element((By.ID, "details"), "Berlin"))
         shoot(driver, tmp_path, "serve-page-wide.png")
         driver.find_element(By.ID, "tab-sources").click()  # an admin token sees the sources view
         wait.until(ec.text_to_be_present_in_element((By.ID, "source-rows"), "world.nt"))

@@ -326,6 +326,21 @@ async function showEntity(id) {
   }
 }
 
+// --- the search box: the linker's candidates for a name --------------------------------------------
+$("search-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const q = $("search").value.trim();
+  const out = $("search-results");
+  if (!q) return;
+  try {
+    const found = await (await api(`/v1/search?q=${encodeURIComponent(q)}`)).json();
+    const candidates = found.mentions.flatMap((m) => m.candidates);
+    out.replaceChildren(...(candidates.length ? candidates.slice(0, 8).map((c) =>
+      button(c.description ? `${c.label} (${c.description})` : c.label, () => showEntity(c.id), { class: "candidate" }))
+      : [el("span", { class: "meta" }, `No entity found for "${q}".`)]));
+  } catch (error) { out.replaceChildren(el("span", { class: "error" }, String(error.message || error))); }
+});
+
 // --- sources (admin) ------------------------------------------------------------------------------
 function view(name) {
   $("chat-view").hidden = name !== "chat";

@@ -25,12 +25,11 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import StreamingResponse
 
-from pipeline.answer import Answer
+from pipeline import Answer, Session
 from pipeline.serve.engine import ServedKGQA, Sink
 from pipeline.serve.routes import checked, scope, service_of
 from pipeline.serve.schemas import ChatBody
 from pipeline.serve.streams import answer_events, run_cancellable
-from pipeline.session import Session
 
 router = APIRouter(prefix="/v1")
 

@@ -37,9 +37,7 @@ from kg.catalog import SourceRecord
 from kg.errors import KGQAError
 from kg.ingest import IndexReport
 from kg.readers import ReaderOptions
-from pipeline.answer import Answer
-from pipeline.api import KGQA, Request
-from pipeline.session import Session
+from pipeline import KGQA, Answer, Request, Session
 from retrieval.retriever import HybridRetriever
 
 T = TypeVar("T")

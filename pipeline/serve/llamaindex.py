@@ -23,8 +23,7 @@ from llama_index.core.base.response.schema import Response
 from llama_index.core.query_engine import CustomQueryEngine
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
-from pipeline.answer import Answer, Citation
-from pipeline.api import KGQA
+from pipeline import KGQA, Answer, Citation
 
 NESTED = ["triples", "nodes", "labels", "answers"]  # kept out of embedding and LLM prompts
 

@@ -15,8 +15,8 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 
 from kg.errors import KGQAError
-from pipeline.answer import Answer
-from pipeline.api import Request as AskRequest
+from pipeline import Answer
+from pipeline import Request as AskRequest
 from pipeline.serve.auth import Principal
 from pipeline.serve.engine import ServedKGQA, Sink
 from pipeline.serve.schemas import AskBody, FeedbackBody, SourceBody, TurnBody

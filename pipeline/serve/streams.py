@@ -21,7 +21,7 @@ from fastapi import HTTPException
 from starlette.concurrency import run_in_threadpool
 
 from kg.errors import KGQAError
-from pipeline.answer import Answer
+from pipeline import Answer
 from pipeline.serve.engine import Cancelled, Sink
 
 log = logging.getLogger(__name__)

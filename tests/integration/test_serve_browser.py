@@ -85,6 +85,11 @@ def test_ask_in_the_page_and_see_the_cited_graph(browser: WebDriver, tmp_path: P
         assert "capital of" in driver.find_element(By.ID, "details").text
         answer.find_element(By.CSS_SELECTOR, "button.cite").click()
         assert driver.execute_script("return state.cy.$('.hl').length") > 0
+        answer.find_element(By.XPATH, ".//button[contains(., 'Wrong')]").send_keys(Keys.ENTER)  # feedback
+        answer.find_element(By.CSS_SELECTOR, "input[aria-label=correction]").send_keys("Lutetia")
+        answer.find_element(By.XPATH, ".//button[.='Send']").send_keys(Keys.ENTER)
+        wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, "#log li.bot [role=status]"), "Thanks"))
+        assert 'kgqa_feedback_total{correct="false"} 1.0' in httpx.get(live.url + "/metrics").text
         driver.find_element(By.ID, "search").send_keys("Germany", Keys.ENTER)  # the search box
         wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, "#search-results button.candidate"))).send_keys(
             Keys.ENTER)

@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from kg.catalog import SourceRecord
 from kg.errors import KGQAError
@@ -39,6 +39,9 @@ from kg.ingest import IndexReport
 from kg.readers import ReaderOptions
 from pipeline import KGQA, Answer, Request, Session
 from retrieval.retriever import HybridRetriever
+
+if TYPE_CHECKING:
+    import rdflib
 
 T = TypeVar("T")
 Sink = Callable[[str], None]
@@ -98,11 +101,11 @@ class ServedKGQA(KGQA):
             return self.snapshot
         return self.on_writer(work)
 
-    def index(self, path: str | Path, fmt: str | None = None,
-              options: ReaderOptions = ReaderOptions()) -> IndexReport:
+    def index(self, source: str | Path | rdflib.Graph, fmt: str | None = None,
+              options: ReaderOptions = ReaderOptions(), name: str = "graph") -> IndexReport:
         def work() -> IndexReport:
             try:
-                return KGQA.index(self, path, fmt, options)
+                return KGQA.index(self, source, fmt, options, name)
             finally:
                 self.refresh()
         return self.on_writer(work)
@@ -282,7 +285,7 @@ class Jobs:
             return self.qa.index(job.path, fmt).to_dict()
         if job.action == "remove":
             return self.qa.remove(job.path).to_dict()
-        from pipeline.learn import learn  # torch and the trainer load only for a learning run
+        from pipeline.training.learning import learn  # torch and the trainer load only for a learning run
 
         report = learn(self.qa.kb.directory, embedder=self.qa.embedder_name, progress=False)
         if report.promoted:

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from kg.errors import KGQAError
-from pipeline.serve import cli
+from pipeline.cli import main
+from pipeline.cli import serve as serve_cli
 from pipeline.serve.auth import TOKENS_FILE, RateLimit, TokenError, TokenStore
 from pipeline.serve.service import ServeConfig
 from tests.serve.conftest import MakeClient, copy_kb
@@ -19,7 +20,7 @@ ASK = {"question": "What is the capital of France?"}
 
 
 def token_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
-    assert cli.main(list(argv)) == 0
+    assert main(list(argv)) == 0
     return capsys.readouterr().out.strip()
 
 
@@ -40,7 +41,7 @@ def test_token_commands_store_only_hashes(kb_copy: Path, capsys: pytest.CaptureF
     assert token not in token_cli(capsys, "token", "list", "--kb", kb)
     token_cli(capsys, "token", "revoke", "--kb", kb, "--name", "alice")
     assert [r.name for r in TokenStore(kb_copy).records()] == ["ops"]
-    assert cli.main(["token", "revoke", "--kb", kb, "--name", "alice"]) == 2
+    assert main(["token", "revoke", "--kb", kb, "--name", "alice"]) == 2
     with pytest.raises(TokenError):
         TokenStore(kb_copy).create("ops", "read")  # names are unique
     with pytest.raises(TokenError):
@@ -80,7 +81,7 @@ def test_serve_refuses_a_public_bind_without_tokens(kb_copy: Path) -> None:
     for flag in ("--kb", "--backend", "--uri", "--user", "--database"):
         common.add_argument(flag)
     common.add_argument("--json", action="store_true")
-    cli.register(sub, common)
+    serve_cli.register(sub, common)
     args = parser.parse_args(["serve", "--kb", str(kb_copy), "--host", "0.0.0.0"])
     with pytest.raises(KGQAError, match="without tokens"):
         args.func(args)

@@ -109,31 +109,3 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
     TokenStore(args.kb).revoke(args.name)
     print(f"revoked {args.name!r}", file=sys.stderr if args.json else sys.stdout)
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """A stand-alone ``serve``/``token`` parser (``python -m pipeline.serve.cli``) until ``kgqa`` wires it."""
-    import logging
-
-    parser = argparse.ArgumentParser(prog="kgqa")
-    sub = parser.add_subparsers(dest="command", required=True)
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--kb", default=os.environ.get("KGQA_KB", "kb"))
-    common.add_argument("--json", action="store_true")
-    common.add_argument("--backend")
-    common.add_argument("--uri")
-    common.add_argument("--user")
-    common.add_argument("--database")
-    register(sub, common)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        code: int = args.func(args)
-        return code
-    except KGQAError as exc:
-        print(f"kgqa: error: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

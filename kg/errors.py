@@ -41,3 +41,15 @@ class EntityNotFound(KGQAError):
 
 class SourceNotFound(KGQAError):
     """The catalog has no source registered under that path."""
+
+
+class CorruptState(KGQAError):
+    """A file the knowledge base keeps (not rebuildable by itself) is damaged or disagrees with the store.
+
+    The message names the file, says what it holds and what to do (usually
+    ``kgqa check --kb DIR --repair``).
+    """
+
+    def __init__(self, path: str | Path, message: str) -> None:
+        self.path = str(path)
+        super().__init__(f"{self.path}: {message}")

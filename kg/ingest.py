@@ -367,7 +367,7 @@ def _counts(record: SourceRecord) -> dict[str, int]:
             "skipped": record.skipped}
 
 
-def _report(record: SourceRecord, status: str, start: float, **counts: int) -> IndexReport:
+def _report(record: SourceRecord, status: str, start: float, unchanged: int = 0, removed: int = 0) -> IndexReport:
     return IndexReport(record.name, record.path, record.format, status, triples=record.triples,
                        entities=record.entities, passages=record.passages, skipped=record.skipped,
-                       seconds=round(time.perf_counter() - start, 3), **counts)
+                       seconds=round(time.perf_counter() - start, 3), unchanged=unchanged, removed=removed)

@@ -90,11 +90,11 @@ def _guess_from_content(path: Path, suffix: str) -> str:
         return "ttl"
     if _share(lines, _looks_ntriples) >= 0.5:
         return "nt"
-    if suffix != ".json" and any(_share(lines, lambda ln, s=sep: _three_fields(ln, s)) >= 0.5 for sep in "|\t"):
+    if suffix != ".json" and max(_field_share(lines, "|"), _field_share(lines, "\t")) >= 0.5:
         return "delimited"
     if suffix in (".txt", "") and looks_like_prose(lines):
         return "passages"
-    if suffix != ".json" and _share(lines, lambda ln: _three_fields(ln, ",")) >= 0.8:
+    if suffix != ".json" and _field_share(lines, ",") >= 0.8:
         return "delimited"
     raise UnknownFormat(f"{path}: cannot tell the format from its content (neither triples nor prose); "
                         f"pass --format, one of: {', '.join(FORMATS)}")
@@ -109,9 +109,9 @@ def _looks_ntriples(line: str) -> bool:
     return text.startswith(("<", "_:", "#")) and (text.endswith(".") or text.startswith("#"))
 
 
-def _three_fields(line: str, sep: str) -> bool:
-    fields = line.split(sep)
-    return len(fields) == 3 and all(f.strip() for f in fields)
+def _field_share(lines: list[str], sep: str) -> float:
+    """The share of ``lines`` that ``sep`` splits into three non-empty fields."""
+    return _share(lines, lambda ln: len(f := ln.split(sep)) == 3 and all(x.strip() for x in f))
 
 
 def looks_like_prose(lines: list[str]) -> bool:

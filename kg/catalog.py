@@ -155,6 +155,7 @@ class Catalog:
         path = self.directory / CATALOG_FILE
         self.db = sqlite3.connect(path, isolation_level=None)
         try:
+            _check_size(path)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.executescript(SCHEMA)
             self.db.execute("SELECT count(*) FROM sources").fetchone()
@@ -245,6 +246,11 @@ class Catalog:
         """
         path = self._state_path(source_id)
         if not path.exists():
+            row = self.db.execute("SELECT state, triples + entities + passages FROM sources WHERE id = ?",
+                                  (source_id,)).fetchone()
+            if row and row[0] == "ok" and row[1]:
+                raise CorruptState(path, f"the record of what one source contributed is missing; run "
+                                   f"`kgqa check --kb {self.directory} --repair` to rebuild it from the sources")
             return SourceState()
         try:
             with np.load(path, allow_pickle=False) as data:
@@ -376,6 +382,21 @@ class Catalog:
                 [r for k in keys for r in self.db.execute(query + " WHERE p.key = ?", (k,))])
         return {int(key): Passage(i, text, title, tuple(json.loads(ents or "[]")), Provenance(src, line, off))
                 for key, i, text, title, ents, src, line, off in rows}
+
+
+def _check_size(path: Path) -> None:
+    """Raise ``sqlite3.DatabaseError`` when the file is shorter than its header says (truncated)."""
+    if not path.exists() or path.stat().st_size < 100:
+        return  # new (or empty: SQLite starts it afresh)
+    with path.open("rb") as fh:
+        header = fh.read(100)
+    if not header.startswith(b"SQLite format 3\x00"):
+        raise sqlite3.DatabaseError("file is not a database")
+    page = int.from_bytes(header[16:18], "big")
+    page = 65536 if page == 1 else page
+    pages = int.from_bytes(header[28:32], "big")
+    if pages and page * pages > path.stat().st_size and not path.with_name(path.name + "-wal").exists():
+        raise sqlite3.DatabaseError(f"truncated: {path.stat().st_size} bytes, the header says {page * pages}")
 
 
 def _record(row: tuple[Any, ...]) -> SourceRecord:

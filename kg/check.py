@@ -90,10 +90,15 @@ def quick_problems(store: GraphStore, catalog: Catalog) -> list[Problem]:
     sources = catalog.sources()
     stored_seq, handed_out = store.applied_seq(), catalog.last_seq()
     found: list[Problem] = []
-    if stored_seq > handed_out:
+    if stored_seq > handed_out and sources:
         found.append(Problem("store-ahead", f"the store has applied change {stored_seq} but the catalog has "
                                             f"handed out only {handed_out} (an older copy of the catalog?)"))
     stats = store.stats()
+    if not sources and stats.triples:
+        found.append(Problem("catalog-lost", f"the store holds {stats.triples} triples but the catalog lists no "
+                                             "source (catalog.sqlite deleted or replaced?); restore the catalog, "
+                                             "or move the knowledge base aside and index the sources again"))
+        return found
     listed = [r for r in sources if r.state == "ok"]
     most = max((r.triples for r in listed), default=0)
     total = sum(r.triples for r in listed)
@@ -161,7 +166,7 @@ def _survey(kb: KnowledgeBase) -> tuple[list[Problem], int, list[str]]:
             notes.append(f"{record.path} is {record.state}: run `kgqa "
                          f"{'remove' if record.state == 'removing' else 'index'} {record.path}` to complete it")
     stored = store.stats().triples
-    if stored != len(keys) and not any(p.kind == "store-lost" for p in problems):
+    if stored != len(keys) and not any(p.kind in ("store-lost", "catalog-lost") for p in problems):
         problems.append(Problem("triples", f"the store holds {stored} triples but the sources account for "
                                            f"{len(keys)}"))
     problems += _orphans(catalog)
@@ -223,8 +228,10 @@ def rebuild(kb: KnowledgeBase) -> list[str]:
         raise KGQAError(f"cannot repair {kb.directory} opened read-only; open it for writing")
     kb.reset_store()
     done = ["emptied the store to rebuild it from the sources"]
-    for record in kb.catalog.sources():
+    sources = kb.catalog.sources()
+    for record in sources:  # all first: applying one source reads what the others contributed
         kb.catalog.reset(record)
+    for record in sources:
         if not Path(record.path).exists():
             kb.catalog.forget(record)
             done.append(f"dropped {record.path}: its file is gone, so what it contributed cannot be restored")
@@ -237,6 +244,7 @@ def rebuild(kb: KnowledgeBase) -> list[str]:
             continue
         done.append(f"re-applied {record.path}: {report.triples} triples, {report.passages} passages")
     log.warning("rebuilt the store of %s from %d source(s)", kb.directory, len(kb.catalog.sources()))
+    kb.catalog.drop_orphans()
     return done
 
 

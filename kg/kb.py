@@ -18,7 +18,7 @@ from types import TracebackType
 from typing import IO
 
 from kg.catalog import CATALOG_FILE, Catalog, SourceRecord
-from kg.check import heal_lost_store, quick_problems
+from kg.check import REBUILD, heal_lost_store, quick_problems
 from kg.errors import BackendUnavailable, CorruptState, KGQAError, StoreLocked
 from kg.files import write_atomic
 from kg.ingest import Indexer, IndexReport
@@ -67,6 +67,10 @@ class KnowledgeBase:
             raise BackendUnavailable(f"no knowledge base at {path} (run `kgqa index PATH --kb {directory}`)")
         path.mkdir(parents=True, exist_ok=True)
         config = _config(path, backend, connection, write=not read_only)
+        store_file = path / GRAPH_FILE
+        if read_only and config["backend"] == "embedded" and not store_file.exists():
+            raise CorruptState(store_file, "the graph store is missing, though the catalog is there; run "
+                               f"`kgqa check --kb {directory} --repair` (or `kgqa index` its sources) to rebuild it")
         lock = None if read_only else _take_lock(path)
         try:
             store = open_store(config["backend"], path, read_only=read_only, uri=config.get("uri"),
@@ -101,8 +105,9 @@ class KnowledgeBase:
         problems = quick_problems(self.store, self.catalog)
         if problems:
             message = "; ".join(p.message for p in problems)
-            raise CorruptState(self.directory, f"the catalog and the store disagree: {message}; run "
-                               f"`kgqa check --kb {self.directory} --repair`")
+            fix = f"; run `kgqa check --kb {self.directory} --repair`" if any(p.kind in REBUILD for p in problems) \
+                else ""
+            raise CorruptState(self.directory, f"the catalog and the store disagree: {message}{fix}")
 
     def reset_store(self) -> None:
         """Empty the graph store (for a rebuild from the sources; see ``kg.check.rebuild``).

@@ -229,7 +229,7 @@ class VectorIndex:
             raw = json.loads(ids_text)
             labels = np.asarray(raw["labels"], dtype=np.int64)
             counts_agree = len(raw["ids"]) == len(labels) == len(vectors) == manifest.count
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, EOFError) as exc:
             raise KGQAError(f"the vector index in {directory} is damaged: {exc!r}") from exc
         if not counts_agree:
             raise KGQAError(f"the vector index in {directory} is damaged: counts disagree")

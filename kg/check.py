@@ -6,7 +6,8 @@ every writable open runs, so indexing never calls a source "unchanged" while the
 contributed is compared with the store (triple count and a sample of nodes), passages with the
 catalog's rows, source files with the disk. With ``repair`` it fixes what it can: orphan files
 and rows are deleted; a store that disagrees is emptied and every source whose file still exists
-is applied again (a source whose file is gone cannot be, and is dropped with a note).
+is applied again (a source whose file is gone cannot be, and is dropped with a note); an
+interrupted index or removal is completed.
 
 Derived state (linker, dense index) is not checked here: it is stamped with the store's change
 number and rebuilds itself when that moves, which a repair always makes it do.
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 NODE_SAMPLE = 64  # nodes per source looked up in the store: cheap, and catches a swapped store
 # problem kinds that only emptying the store and applying the sources again can fix
+INCOMPLETE = ("partial", "removing", "indexing")  # states an interrupted run leaves
 REBUILD = {"store-lost", "store-ahead", "triples", "nodes", "state-corrupt", "state-counts", "passages"}
 
 
@@ -157,14 +159,15 @@ def _survey(kb: KnowledgeBase) -> tuple[list[Problem], int, list[str]]:
             continue
         keys = np.union1d(keys, state.keys)
         problems += _source_problems(store, record, state.keys, state.nodes, state.pkeys, passages.get(record.id, 0))
-        if record.state not in ("ok", "partial", "removing"):
+        if record.state not in ("ok", *INCOMPLETE):
             problems.append(Problem("source-state", f"{record.path} was left in state '{record.state}'",
                                     record.path))
+        if record.state in INCOMPLETE:
+            verb = "remove" if record.state == "removing" else "index"
+            problems.append(Problem("incomplete", f"{record.path} is {record.state}: an interrupted run; `kgqa "
+                                                  f"{verb} {record.path}` completes it", record.path))
         if not Path(record.path).exists():
             notes.append(f"{record.path} no longer exists on disk; `kgqa remove` it or put it back")
-        elif record.state != "ok":
-            notes.append(f"{record.path} is {record.state}: run `kgqa "
-                         f"{'remove' if record.state == 'removing' else 'index'} {record.path}` to complete it")
     stored = store.stats().triples
     if stored != len(keys) and not any(p.kind in ("store-lost", "catalog-lost") for p in problems):
         problems.append(Problem("triples", f"the store holds {stored} triples but the sources account for "
@@ -211,11 +214,18 @@ def _orphans(catalog: Catalog) -> list[Problem]:
 def _repair(kb: KnowledgeBase, problems: list[Problem]) -> list[str]:
     done = kb.catalog.drop_orphans() if any(p.kind == "orphan" for p in problems) else []
     for record in kb.catalog.sources():
-        if record.state not in ("ok", "partial", "removing"):
+        if record.state not in ("ok", *INCOMPLETE):
             kb.catalog.mark(record, "partial")
             done.append(f"marked {record.path} partial (it was left '{record.state}'); re-index it to complete")
     if any(p.kind in REBUILD for p in problems):
-        done += rebuild(kb)
+        return done + rebuild(kb)
+    for record in kb.catalog.sources():
+        if record.state == "removing":
+            kb.remove(Path(record.path))
+            done.append(f"completed the removal of {record.path}")
+        elif record.state in INCOMPLETE and Path(record.path).exists():
+            report = kb.index(Path(record.path), record.format, options_of(record))
+            done.append(f"re-applied {record.path}: {report.triples} triples, {report.passages} passages")
     return done
 
 
@@ -232,6 +242,10 @@ def rebuild(kb: KnowledgeBase) -> list[str]:
     for record in sources:  # all first: applying one source reads what the others contributed
         kb.catalog.reset(record)
     for record in sources:
+        if record.state == "removing":
+            kb.catalog.forget(record)
+            done.append(f"completed the removal of {record.path}")
+            continue
         if not Path(record.path).exists():
             kb.catalog.forget(record)
             done.append(f"dropped {record.path}: its file is gone, so what it contributed cannot be restored")

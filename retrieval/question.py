@@ -19,6 +19,8 @@ MAX_QUESTION_CHARS = 2000  # what the retriever reads of a question (retrieval.r
 ASK = "Please ask a question."
 WORDS = "Please ask a question in words: that input holds only symbols or emoji."
 _KEEP = frozenset("\u200c\u200d")  # joiners inside emoji and scripts
+# terminal escape sequences (CSI such as ESC [ 2 J, and OSC ... BEL): removed whole, not just their ESC
+_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]")
 
 
 def clean_question(text: object) -> tuple[str, str | None]:
@@ -32,7 +34,9 @@ def clean_question(text: object) -> tuple[str, str | None]:
     """
     if not isinstance(text, str):
         return "", ASK
-    stripped, removed = _strip_controls(unicodedata.normalize("NFC", text))
+    unescaped = _ESCAPES.sub("", text)
+    stripped, removed = _strip_controls(unicodedata.normalize("NFC", unescaped))
+    removed = removed or unescaped != text
     question = re.sub(r"\s+", " ", stripped).strip()
     if not question:
         return "", ASK

@@ -8,7 +8,7 @@ by file, each in its own format, and every file it skips is listed with its reas
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -19,7 +19,7 @@ from kg.readers import ReaderOptions, guess_format
 from tests.faults.conftest import Outcome
 
 N_LINES = 999
-MALFORMED = {  # format -> (suffix, good line i, a malformed line)
+MALFORMED: dict[str, tuple[str, Callable[[int], str], str]] = {  # format -> (suffix, good line i, bad line)
     "delimited": (".txt", lambda i: f"m{i}|directed_by|d{i % 7}", "m|directed_by"),
     "tsv": (".tsv", lambda i: f"m{i}\tdirected_by\td{i % 7}", "m\tdirected_by"),
     "nt": (".nt", lambda i: f"<http://x/m{i}> <http://x/directed_by> <http://x/d{i % 7}> .",

@@ -25,7 +25,7 @@ from tqdm import tqdm
 from kg.base import Batch, Entity, EntityKind, Passage, triple_keys
 from kg.catalog import Catalog, Delta, SourceRecord, SourceState, str_diff, str_union
 from kg.errors import KGQAError
-from kg.readers import ReaderOptions, guess_format, open_reader
+from kg.readers import Reader, ReaderOptions, guess_format, open_reader
 from kg.readers.base import check_file
 from kg.readers.folder import plan_folder
 from kg.stores.base import Change, GraphStore
@@ -150,8 +150,8 @@ class Indexer:
         run = _Run.start(old, others)
         self.catalog.mark(record, "indexing")
         try:
-            for batch in self._batches(reader.read(path, record.name, options), path):
-                self._step(record, run, batch)
+            for source, batch in self._batches(_read(reader, path, record.name, options), path):
+                self._step(record, run, batch, source)
         except (KGQAError, ValueError) as exc:
             self._rollback(record, run, found)
             raise exc
@@ -187,9 +187,9 @@ class Indexer:
 
     # -- one batch -------------------------------------------------------------------------
 
-    def _step(self, record: SourceRecord, run: _Run, batch: Batch) -> None:
+    def _step(self, record: SourceRecord, run: _Run, batch: Batch, source: str) -> None:
         run.skipped += batch.skipped
-        delta, change = Delta(), Change(seq=0, source=record.name)
+        delta, change = Delta(), Change(seq=0, source=source)
         self._diff_triples(run, batch, delta, change)
         self._diff_records(run, batch.entities, delta, change)
         passages = self._diff_passages(run, batch.passages, delta)
@@ -300,18 +300,35 @@ class Indexer:
         self.catalog.journal(change.seq, record.id, delta, passages)
         self.store.apply(change)
 
-    def _batches(self, batches: Iterable[Batch], path: Path) -> Iterable[Batch]:
+    def _batches(self, batches: Iterable[tuple[str, Batch]], path: Path) -> Iterable[tuple[str, Batch]]:
+        """Reader batches gathered into changes of about ``chunk_rows``, one provenance source each."""
         bar = tqdm(desc=f"indexing {path.name}", unit=" triples", disable=not self.progress, leave=False)
-        pending = Batch()
-        for batch in batches:
+        pending, current = Batch(), ""
+        for source, batch in batches:
+            if source != current and (len(pending) or pending.skipped):
+                yield current, pending
+                pending = Batch()
+            current = source
             bar.update(batch.size)
             pending.extend(batch)
             if len(pending) >= self.chunk_rows:
-                yield pending
+                yield current, pending
                 pending = Batch()
         if len(pending) or pending.skipped:
-            yield pending
+            yield current, pending
         bar.close()
+
+
+def _read(reader: Reader, path: Path, name: str, options: ReaderOptions) -> Iterable[tuple[str, Batch]]:
+    """(provenance source, batch) pairs: a folder's files each under their own name (``folder/sub/a.txt``)."""
+    if reader.format != "folder":
+        for batch in reader.read(path, name, options):
+            yield name, batch
+        return
+    for file, fmt in plan_folder(path).files:
+        source = f"{name}/{file.relative_to(path)}"
+        for batch in open_reader(fmt).read(file, source, options):
+            yield source, batch
 
 
 def in_sorted(values: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:

@@ -87,6 +87,8 @@ def test_a_folder_is_read_file_by_file(kb: KnowledgeBase, tmp_path: Path, outcom
     report = kb.index(folder)
     assert (report.triples, report.passages) == (4, 2)
     assert kb.store.stats().triples == 4
+    cited = {(e.provenance.source, e.provenance.line) for e in kb.store.neighbors("Kismet")}
+    assert ("mixed/a.txt", 1) in cited  # each file of a folder is cited under its own name and line
     skipped = "\n".join(report.notes)
     assert len(report.notes) == 3 and all(name in skipped for name in ("f.bin", "g.txt", ".hidden.txt"))
     assert "binary" in skipped

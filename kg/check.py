@@ -1,13 +1,13 @@
 """Consistency of a knowledge base: do the catalog, the per-source state files and the store agree?
 
-``quick_problems`` is the cheap part (change numbers and triple counts, no state file read) that
-every writable open runs, so indexing never calls a source "unchanged" while the store lacks it.
-``check`` is the whole check: every state file is read, the union of what the sources
-contributed is compared with the store (triple count and a sample of nodes), passages with the
-catalog's rows, source files with the disk. With ``repair`` it fixes what it can: orphan files
-and rows are deleted; a store that disagrees is emptied and every source whose file still exists
-is applied again (a source whose file is gone cannot be, and is dropped with a note); an
-interrupted index or removal is completed.
+``check`` is the whole check (the cheap part every open runs is ``kg.consistency``): every
+state file is read, the union of what the sources contributed is compared with the store
+(triple count and a sample of nodes), passages with the catalog's rows, source files with the
+disk. With ``repair`` it fixes what it can: orphan files and rows are deleted; a store that
+disagrees is emptied and every source whose file still exists is applied again (a source whose
+file is gone cannot be, and is dropped with a note); an interrupted index or removal is
+completed. ``check_directory`` is what ``kgqa check --kb DIR [--repair]`` runs: it also handles
+a store file that will not open (set aside, then rebuilt).
 
 Derived state (linker, dense index) is not checked here: it is stamped with the store's change
 number and rebuilds itself when that moves, which a repair always makes it do.
@@ -16,34 +16,22 @@ number and rebuilds itself when that moves, which a repair always makes it do.
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, field
+import time
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from kg.catalog import Catalog, SourceRecord
-from kg.errors import CorruptState, KGQAError
+from kg.consistency import INCOMPLETE, REBUILD, Problem, quick_problems
+from kg.errors import CorruptState, KGQAError, StoreDamaged
+from kg.kb import KnowledgeBase
 from kg.readers import ReaderOptions
 from kg.stores.base import GraphStore
-
-if TYPE_CHECKING:
-    from kg.kb import KnowledgeBase
+from kg.stores.embedded import GRAPH_FILE
 
 log = logging.getLogger(__name__)
 NODE_SAMPLE = 64  # nodes per source looked up in the store: cheap, and catches a swapped store
-# problem kinds that only emptying the store and applying the sources again can fix
-INCOMPLETE = ("partial", "removing", "indexing")  # states an interrupted run leaves
-REBUILD = {"store-lost", "store-ahead", "triples", "nodes", "state-corrupt", "state-counts", "passages"}
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One disagreement: its kind, the source it concerns (if one) and what it means."""
-
-    kind: str
-    message: str
-    source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -87,40 +75,6 @@ class CheckReport:
         return out
 
 
-def quick_problems(store: GraphStore, catalog: Catalog) -> list[Problem]:
-    """Disagreements visible from change numbers and counts alone (no state file is read)."""
-    sources = catalog.sources()
-    stored_seq, handed_out = store.applied_seq(), catalog.last_seq()
-    found: list[Problem] = []
-    if stored_seq > handed_out and sources:
-        found.append(Problem("store-ahead", f"the store has applied change {stored_seq} but the catalog has "
-                                            f"handed out only {handed_out} (an older copy of the catalog?)"))
-    stats = store.stats()
-    if not sources and stats.triples:
-        found.append(Problem("catalog-lost", f"the store holds {stats.triples} triples but the catalog lists no "
-                                             "source (catalog.sqlite deleted or replaced?); restore the catalog, "
-                                             "or move the knowledge base aside and index the sources again"))
-        return found
-    listed = [r for r in sources if r.state == "ok"]
-    most = max((r.triples for r in listed), default=0)
-    total = sum(r.triples for r in listed)
-    if stats.triples == 0 and most > 0:
-        found.append(Problem("store-lost", f"the store holds no triples but the catalog lists {total} from "
-                                           f"{len(listed)} source(s) (store file deleted or replaced?)"))
-    elif stats.triples < most:
-        found.append(Problem("triples", f"the store holds {stats.triples} triples, fewer than the {most} of one "
-                                        "source alone"))
-    elif len(listed) == len(sources) and stats.triples > total:
-        found.append(Problem("triples", f"the store holds {stats.triples} triples, more than the {total} its "
-                                        "sources contributed"))
-    return found
-
-
-def store_is_empty(store: GraphStore) -> bool:
-    stats = store.stats()
-    return stats.triples == 0 and stats.entities == 0 and stats.literals == 0
-
-
 def check(kb: KnowledgeBase, repair: bool = False) -> CheckReport:
     """Verify that catalog, per-source state and store agree; with ``repair``, fix what can be fixed.
 
@@ -142,6 +96,46 @@ def check(kb: KnowledgeBase, repair: bool = False) -> CheckReport:
         remaining = problems
     return CheckReport(str(kb.directory), len(kb.catalog.sources()), kb.store.stats().triples, union,
                        tuple(problems), tuple(repaired), tuple(remaining), tuple(notes))
+
+
+def check_directory(directory: str | Path, repair: bool = False, progress: bool = True) -> CheckReport:
+    """Open the knowledge base in ``directory`` and ``check`` it (``kgqa check --kb DIR [--repair]``).
+
+    Without ``repair`` it opens read-only and changes nothing; a store that will not open is then
+    reported as a problem. With ``repair`` a damaged embedded store file is renamed aside
+    (``graph.lbug.damaged-<time>``) and the store rebuilt from the sources.
+
+    Raises:
+        StoreLocked: another process is writing to the knowledge base.
+        CorruptState: the catalog itself is damaged (it cannot be rebuilt).
+    """
+    path = Path(directory)
+    try:
+        kb = KnowledgeBase.open(path, read_only=not repair, verify=False, progress=progress)
+    except StoreDamaged as exc:
+        if not repair:
+            problem = Problem("store-damaged", str(exc))
+            return CheckReport(str(path.resolve()), 0, 0, 0, (problem,), (), (problem,))
+        moved = _set_aside(path)
+        kb = KnowledgeBase.open(path, verify=False, progress=progress)
+        with kb:
+            report = check(kb, repair=True)
+        return replace(report, problems=(Problem("store-damaged", str(exc)), *report.problems),
+                       repaired=(*moved, *report.repaired))
+    with kb:
+        return check(kb, repair=repair)
+
+
+def _set_aside(directory: Path) -> list[str]:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    done = []
+    for file in sorted(directory.glob(f"{GRAPH_FILE}*")):
+        if ".damaged-" in file.name:
+            continue
+        target = file.with_name(f"{file.name}.damaged-{stamp}")
+        file.rename(target)
+        done.append(f"moved the damaged {file.name} aside to {target.name}")
+    return done
 
 
 def _survey(kb: KnowledgeBase) -> tuple[list[Problem], int, list[str]]:
@@ -273,22 +267,3 @@ def options_of(record: SourceRecord) -> ReaderOptions:
                          else ReaderOptions().languages,
                          delimiter=str(delimiter) if delimiter else None,
                          property_labels=Path(str(labels)) if labels else None)
-
-
-def heal_lost_store(kb: KnowledgeBase) -> bool:
-    """After a writable open: if the store is empty but the catalog lists triples, get ready to re-apply.
-
-    Every source is reset (its state forgotten, marked partial), so the next ``index`` of it
-    applies it whole instead of calling it unchanged. Returns whether this happened.
-    """
-    if not any(p.kind == "store-lost" for p in quick_problems(kb.store, kb.catalog)):
-        return False
-    if not store_is_empty(kb.store):
-        return False
-    sources = kb.catalog.sources()
-    for record in sources:
-        kb.catalog.reset(record)
-    log.warning("the store of %s is empty but the catalog listed %d source(s): they will be applied again when "
-                "indexed (or run `kgqa check --kb %s --repair`)", kb.directory, len(sources), kb.directory)
-    return True
-

@@ -35,6 +35,14 @@ class StoreLocked(BackendUnavailable):
     """Another process holds the embedded store for writing."""
 
 
+class StoreDamaged(BackendUnavailable):
+    """The embedded store file is missing, damaged or not a kgqa store (``kgqa check --repair`` rebuilds it)."""
+
+    def __init__(self, path: str | Path, message: str) -> None:
+        self.path = str(path)
+        super().__init__(f"{self.path}: {message}")
+
+
 class EntityNotFound(KGQAError):
     """No entity has the requested id."""
 

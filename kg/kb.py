@@ -18,8 +18,8 @@ from types import TracebackType
 from typing import IO
 
 from kg.catalog import CATALOG_FILE, Catalog, SourceRecord
-from kg.check import REBUILD, heal_lost_store, quick_problems
-from kg.errors import BackendUnavailable, CorruptState, KGQAError, StoreLocked
+from kg.consistency import REBUILD, heal_lost_store, quick_problems
+from kg.errors import BackendUnavailable, CorruptState, KGQAError, StoreDamaged, StoreLocked
 from kg.files import write_atomic
 from kg.ingest import Indexer, IndexReport
 from kg.readers import ReaderOptions
@@ -69,7 +69,7 @@ class KnowledgeBase:
         config = _config(path, backend, connection, write=not read_only)
         store_file = path / GRAPH_FILE
         if read_only and config["backend"] == "embedded" and not store_file.exists():
-            raise CorruptState(store_file, "the graph store is missing, though the catalog is there; run "
+            raise StoreDamaged(store_file, "the graph store is missing, though the catalog is there; run "
                                f"`kgqa check --kb {directory} --repair` (or `kgqa index` its sources) to rebuild it")
         lock = None if read_only else _take_lock(path)
         try:
@@ -100,7 +100,7 @@ class KnowledgeBase:
             self.indexer.recover()
         if not verify:
             return
-        if not self.read_only and heal_lost_store(self):
+        if not self.read_only and heal_lost_store(self.store, self.catalog, self.directory):
             return
         problems = quick_problems(self.store, self.catalog)
         if problems:
@@ -145,7 +145,8 @@ class KnowledgeBase:
     def stats(self) -> dict[str, object]:
         s: StoreStats = self.store.stats()
         return {"triples": s.triples, "entities": s.entities, "literals": s.literals,
-                "relations": s.relations, "sources": len(self.catalog.sources()),
+                "relations": s.relations, "passages": sum(self.catalog.passage_counts().values()),
+                "sources": len(self.catalog.sources()),
                 "backend": self.store.name, "directory": str(self.directory)}
 
     def close(self) -> None:

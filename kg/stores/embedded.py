@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 
 from kg.base import EntityKind
-from kg.errors import BackendUnavailable, StoreLocked
+from kg.errors import BackendUnavailable, StoreDamaged, StoreLocked
 from kg.stores import cypher
 from kg.stores.base import Change, GraphPath, Step
 
@@ -77,8 +77,8 @@ class EmbeddedStore(cypher.CypherReads):
         except RuntimeError as exc:
             conn.close()
             db.close()
-            raise BackendUnavailable(f"{path} is not a kgqa store, or is empty ({_first_line(exc)}); if it is "
-                                     f"damaged, {_REBUILD.format(file=path, dir=directory)}") from exc
+            raise StoreDamaged(path, f"not a kgqa store, or empty ({_first_line(exc)}); if it is damaged, "
+                               f"{_REBUILD.format(file=path, dir=directory)}") from exc
         return cls(conn, db, read_only)
 
     # -- writing ---------------------------------------------------------------------------
@@ -203,8 +203,8 @@ def _open_error(path: Path, exc: RuntimeError) -> BackendUnavailable:
                                   "(or was interrupted): wait for it to finish, or re-run the interrupted "
                                   "`kgqa index` to complete it, then try again")
     if "not a valid" in lower or "outside the database file" in lower or "cannot read" in lower:
-        return BackendUnavailable(f"the store file {path} is damaged ({_first_line(exc)}); restore it from a "
-                                  f"backup, or {_REBUILD.format(file=path, dir=directory)}")
+        return StoreDamaged(path, f"the store file is damaged ({_first_line(exc)}); restore it from a backup, or "
+                                  f"{_REBUILD.format(file=path, dir=directory)}")
     return BackendUnavailable(f"cannot open the store at {directory}: {_first_line(exc)}")
 
 

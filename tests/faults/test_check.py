@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kg.check import CheckReport, check
+from kg.check import CheckReport, check, check_directory
 from kg.errors import CorruptState
 from kg.kb import KnowledgeBase
 from tests.faults.conftest import WORLD, Outcome
@@ -151,3 +151,22 @@ def test_union_of_states_matches_the_store_after_repair(two_sources: tuple[Path,
             union = np.union1d(union, kb.catalog.load_state(source.id).keys)
             assert source.state == "ok"
         assert len(union) == kb.store.stats().triples == 500
+
+
+@pytest.mark.parametrize("how", ["delete", "empty", "half", "garbage"])
+def test_check_directory_repairs_a_damaged_store_file(two_sources: tuple[Path, Path, Path], how: str,
+                                                      outcome: Outcome) -> None:
+    directory = two_sources[0]
+    store = directory / "graph.lbug"
+    if how == "delete":
+        store.unlink()
+    else:
+        data = store.read_bytes()
+        store.write_bytes({"empty": b"", "half": data[: len(data) // 2], "garbage": b"\x13" * 4096}[how])
+    looked = check_directory(directory)
+    assert not looked.ok and ("--repair" in looked.describe() or looked.problems[0].kind == "store-damaged")
+    assert store.exists() == (how != "delete")  # looking changes nothing
+    fixed = check_directory(directory, repair=True)
+    assert fixed.ok, fixed.describe()
+    assert triples(directory) == 500 and check_directory(directory).ok
+    outcome.recovered()

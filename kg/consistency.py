@@ -1,0 +1,79 @@
+"""The cheap part of the consistency check, run by every writable open of a knowledge base.
+
+Change numbers and triple counts only (no state file is read): enough to see a store that was
+deleted, emptied or replaced, or a catalog that was, so that indexing never calls a source
+"unchanged" while the store lacks it. The whole check and the repairs are in ``kg.check``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from kg.catalog import Catalog
+from kg.stores.base import GraphStore
+
+log = logging.getLogger(__name__)
+INCOMPLETE = ("partial", "removing", "indexing")  # states an interrupted run leaves
+REBUILD = {"store-lost", "store-ahead", "triples", "nodes", "state-corrupt", "state-counts", "passages"}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One disagreement: its kind, the source it concerns (if one) and what it means."""
+
+    kind: str
+    message: str
+    source: str | None = None
+
+
+def quick_problems(store: GraphStore, catalog: Catalog) -> list[Problem]:
+    """Disagreements visible from change numbers and counts alone (no state file is read)."""
+    sources = catalog.sources()
+    stored_seq, handed_out = store.applied_seq(), catalog.last_seq()
+    found: list[Problem] = []
+    if stored_seq > handed_out and sources:
+        found.append(Problem("store-ahead", f"the store has applied change {stored_seq} but the catalog has "
+                                            f"handed out only {handed_out} (an older copy of the catalog?)"))
+    stats = store.stats()
+    if not sources and stats.triples:
+        found.append(Problem("catalog-lost", f"the store holds {stats.triples} triples but the catalog lists no "
+                                             "source (catalog.sqlite deleted or replaced?); restore the catalog, "
+                                             "or move the knowledge base aside and index the sources again"))
+        return found
+    listed = [r for r in sources if r.state == "ok"]
+    most = max((r.triples for r in listed), default=0)
+    total = sum(r.triples for r in listed)
+    if stats.triples == 0 and most > 0:
+        found.append(Problem("store-lost", f"the store holds no triples but the catalog lists {total} from "
+                                           f"{len(listed)} source(s) (store file deleted or replaced?)"))
+    elif stats.triples < most:
+        found.append(Problem("triples", f"the store holds {stats.triples} triples, fewer than the {most} of one "
+                                        "source alone"))
+    elif len(listed) == len(sources) and stats.triples > total:
+        found.append(Problem("triples", f"the store holds {stats.triples} triples, more than the {total} its "
+                                        "sources contributed"))
+    return found
+
+
+def store_is_empty(store: GraphStore) -> bool:
+    stats = store.stats()
+    return stats.triples == 0 and stats.entities == 0 and stats.literals == 0
+
+
+def heal_lost_store(store: GraphStore, catalog: Catalog, directory: Path) -> bool:
+    """After a writable open: if the store is empty but the catalog lists triples, get ready to re-apply.
+
+    Every source is reset (its state forgotten, marked partial), so the next ``index`` of it
+    applies it whole instead of calling it unchanged. Returns whether this happened.
+    """
+    if not any(p.kind == "store-lost" for p in quick_problems(store, catalog)) or not store_is_empty(store):
+        return False
+    sources = catalog.sources()
+    for record in sources:
+        catalog.reset(record)
+    log.warning("the store of %s is empty but the catalog listed %d source(s): they will be applied again when "
+                "indexed (or run `kgqa check --kb %s --repair`)", directory, len(sources), directory)
+    return True
+

@@ -261,6 +261,14 @@ class Catalog:
             raise CorruptState(path, f"the record of what one source contributed is damaged ({exc}); run "
                                f"`kgqa check --kb {self.directory} --repair` to rebuild it from the sources") from exc
 
+    def integrity(self) -> list[str]:
+        """What SQLite's ``quick_check`` finds wrong in ``catalog.sqlite`` (empty when nothing)."""
+        try:
+            rows = [str(r[0]) for r in self.db.execute("PRAGMA quick_check").fetchall()]
+        except sqlite3.DatabaseError as exc:
+            return [str(exc)]
+        return [] if rows == ["ok"] else rows
+
     def state_files(self) -> list[Path]:
         """Every state file on disk (some may belong to no registered source)."""
         return sorted(self.state_dir.glob("*.npz"))

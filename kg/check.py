@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kg.catalog import Catalog, SourceRecord
+from kg.catalog import CATALOG_FILE, Catalog, SourceRecord
 from kg.consistency import INCOMPLETE, REBUILD, Problem, quick_problems
 from kg.errors import CorruptState, KGQAError, StoreDamaged
 from kg.kb import KnowledgeBase
@@ -142,6 +142,11 @@ def _survey(kb: KnowledgeBase) -> tuple[list[Problem], int, list[str]]:
     """(problems, size of the union of the sources' triple keys, notes)."""
     catalog, store = kb.catalog, kb.store
     problems = [p for p in quick_problems(store, catalog) if p.kind != "triples"]
+    damage = catalog.integrity()
+    if damage:
+        problems.append(Problem("catalog-damaged", f"{catalog.directory / CATALOG_FILE} is damaged "
+                                                   f"({'; '.join(damage[:3])}); restore it from a backup, or move "
+                                                   f"{catalog.directory} aside and index the sources again"))
     keys = np.empty(0, dtype=np.int64)
     passages = catalog.passage_counts()
     notes: list[str] = []

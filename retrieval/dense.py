@@ -86,6 +86,7 @@ class IndexManifest:
     updated: str  # ISO 8601, UTC
     snapshot: str = ""
     digest: str | None = None  # of the snapshot's vectors and ids (None in indexes saved before it existed)
+    faiss_digest: str | None = None  # of its index.faiss (derived: a mismatch rebuilds it from the vectors)
 
 
 def _faiss() -> Any:
@@ -141,15 +142,23 @@ def _digest(vectors: np.ndarray, ids_text: str) -> str:
     return h.hexdigest()
 
 
-def _write_snapshot(folder: Path, id_map: dict[str, Any], vectors: np.ndarray, index: Any) -> str:
-    """Write the three data files into ``folder``, flush them to disk; returns their digest."""
+def _file_digest(path: Path) -> str:
+    h = hashlib.blake2b(digest_size=16)
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 22):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _write_snapshot(folder: Path, id_map: dict[str, Any], vectors: np.ndarray, index: Any) -> tuple[str, str]:
+    """Write the three data files into ``folder``, flush them to disk; returns the data's and FAISS's digests."""
     np.save(folder / VECTORS, vectors)
     ids_text = json.dumps(id_map)
     (folder / IDS).write_text(ids_text, encoding="utf-8")
     _faiss().write_index(index, str(folder / FAISS_FILE))
     for name in (VECTORS, IDS, FAISS_FILE):
         _fsync(folder / name)
-    return _digest(vectors, ids_text)
+    return _digest(vectors, ids_text), _file_digest(folder / FAISS_FILE)
 
 
 def _replace_manifest(directory: Path, manifest: IndexManifest) -> None:
@@ -238,14 +247,17 @@ class VectorIndex:
                             "checksum in its manifest")
         index = cls(directory, manifest, list(raw["ids"]), labels, int(raw["next_label"]),
                     np.asarray(vectors, dtype=np.float32).reshape(-1, manifest.dimension), config or DenseConfig())
-        index._load_faiss(folder / FAISS_FILE, manifest.kind, set(raw.get("dead", ())))
+        index._load_faiss(folder / FAISS_FILE, manifest, set(raw.get("dead", ())))
         return index
 
-    def _load_faiss(self, path: Path, kind: str, dead: set[int]) -> None:
+    def _load_faiss(self, path: Path, manifest: IndexManifest, dead: set[int]) -> None:
         """Reuse the saved FAISS index when it matches; otherwise it is rebuilt when needed."""
+        kind = manifest.kind
         if not path.is_file() or kind != self._wanted_kind():
             return
         try:
+            if manifest.faiss_digest is not None and manifest.faiss_digest != _file_digest(path):
+                raise RuntimeError("it does not match the checksum in the manifest")
             index = _faiss().read_index(str(path))
         except RuntimeError as exc:  # a damaged file: the index is rebuilt from the stored vectors
             log.warning("%s is damaged (%s); rebuilding it from the stored vectors", path, str(exc).splitlines()[0])
@@ -270,14 +282,14 @@ class VectorIndex:
         try:
             id_map = {"ids": self._ids, "labels": self._labels.tolist(), "next_label": self._next_label,
                       "dead": sorted(self._dead)}
-            digest = _write_snapshot(tmp, id_map, self._vectors, index)
+            digest, faiss_digest = _write_snapshot(tmp, id_map, self._vectors, index)
             tmp.rename(self.directory / snapshot)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         updated = _now()
         manifest = IndexManifest(FORMAT_VERSION, self._model, self._dimension, len(self._ids), self._kind,
-                                 updated, snapshot, digest)
+                                 updated, snapshot, digest, faiss_digest)
         _replace_manifest(self.directory, manifest)
         self._updated, self._snapshot = updated, snapshot
         _remove_stale(self.directory, keep=snapshot)

@@ -170,3 +170,15 @@ def test_check_directory_repairs_a_damaged_store_file(two_sources: tuple[Path, P
     assert fixed.ok, fixed.describe()
     assert triples(directory) == 500 and check_directory(directory).ok
     outcome.recovered()
+
+
+def test_a_flipped_state_file_is_found_by_check(two_sources: tuple[Path, Path, Path], outcome: Outcome) -> None:
+    directory = two_sources[0]
+    state = directory / "sources" / "1.npz"
+    data = bytearray(state.read_bytes())
+    data[len(data) // 2: len(data) // 2 + 8] = b"\xff" * 8
+    state.write_bytes(bytes(data))
+    report = checked(directory)
+    assert "state-corrupt" in {p.kind for p in report.problems}, report.describe()
+    assert checked(directory, repair=True).ok and triples(directory) == 500
+    outcome.recovered()

@@ -23,10 +23,10 @@ KEPT = ("catalog.sqlite", "graph.lbug", "kb.json", "sources/1.npz", "writer.lock
         "linker/built_at_seq.json", "linker/index.json", "linker/manifest.json", "linker/relations.json",
         "dense/manifest.json", "dense/synced_at_seq.json", "dense/*/ids.json", "dense/*/vectors.npy",
         "dense/*/index.faiss")
-DAMAGES = ("delete", "empty", "half", "garbage")
+DAMAGES = ("delete", "empty", "half", "garbage", "flip")  # flip: 16 random bytes in the middle
 NEEDS_WIRING = {
     **{("linker/built_at_seq.json", d): "pipeline/wiring.py reads the linker stamp with json.loads; "
-       "use kg.files.read_json_or_none" for d in ("empty", "half", "garbage")},
+       "use kg.files.read_json_or_none" for d in ("empty", "half", "garbage", "flip")},
 }
 
 
@@ -38,6 +38,11 @@ def damage(path: Path, how: str) -> None:
     elif how == "half":
         data = path.read_bytes()
         path.write_bytes(data[: len(data) // 2])
+    elif how == "flip":
+        data = bytearray(path.read_bytes())
+        middle = len(data) // 2
+        data[middle:middle + 16] = os.urandom(16)
+        path.write_bytes(bytes(data))
     else:
         path.write_bytes(os.urandom(max(path.stat().st_size, 64)))
 

@@ -273,6 +273,18 @@ class Catalog:
         """Every state file on disk (some may belong to no registered source)."""
         return sorted(self.state_dir.glob("*.npz"))
 
+    def set_applied(self, seq: int) -> None:
+        """Record that the store has applied change ``seq`` (after a crash, what the store says wins)."""
+        self.db.execute("INSERT OR REPLACE INTO meta(k, v) VALUES ('applied', ?)", (str(seq),))
+
+    def applied(self) -> int | None:
+        """The change number the store should report, or None when not known (a run is in flight or
+        was interrupted, or the catalog predates this record)."""
+        if self.db.execute("SELECT 1 FROM journal LIMIT 1").fetchone():
+            return None
+        row = self.db.execute("SELECT v FROM meta WHERE k = 'applied'").fetchone()
+        return int(row[0]) if row else None
+
     def last_seq(self) -> int:
         """The number of the last change the catalog handed out (0 for none)."""
         row = self.db.execute("SELECT v FROM meta WHERE k = 'seq'").fetchone()
@@ -366,6 +378,8 @@ class Catalog:
         interrupted = sorted({r[1] for r in rows})
         with self.transaction() as db:
             db.execute("DELETE FROM journal")
+            if rows:
+                db.execute("INSERT OR REPLACE INTO meta(k, v) VALUES ('applied', ?)", (str(applied_seq),))
             db.executemany("UPDATE sources SET state = CASE state WHEN 'removing' THEN 'removing' ELSE 'partial' END, "
                            "hash = NULL WHERE id = ?",
                            [(i,) for i in interrupted])

@@ -16,7 +16,7 @@ from kg.stores.base import GraphStore
 
 log = logging.getLogger(__name__)
 INCOMPLETE = ("partial", "removing", "indexing")  # states an interrupted run leaves
-REBUILD = {"store-lost", "store-ahead", "triples", "nodes", "state-corrupt", "state-counts", "passages"}
+REBUILD = {"store-lost", "store-ahead", "store-stale", "triples", "nodes", "state-corrupt", "state-counts", "passages"}
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,11 @@ def quick_problems(store: GraphStore, catalog: Catalog) -> list[Problem]:
     if stored_seq > handed_out and sources:
         found.append(Problem("store-ahead", f"the store has applied change {stored_seq} but the catalog has "
                                             f"handed out only {handed_out} (an older copy of the catalog?)"))
+    expected = catalog.applied()
+    if expected is not None and stored_seq != expected and sources:
+        found.append(Problem("store-stale", f"the store has applied change {stored_seq} but the catalog recorded "
+                                            f"{expected} (a store restored from an older copy, or another "
+                                            "knowledge base's?)"))
     stats = store.stats()
     if not sources and stats.triples:
         found.append(Problem("catalog-lost", f"the store holds {stats.triples} triples but the catalog lists no "
@@ -73,6 +78,7 @@ def heal_lost_store(store: GraphStore, catalog: Catalog, directory: Path) -> boo
     sources = catalog.sources()
     for record in sources:
         catalog.reset(record)
+    catalog.set_applied(store.applied_seq())
     log.warning("the store of %s is empty but the catalog listed %d source(s): they will be applied again when "
                 "indexed (or run `kgqa check --kb %s --repair`)", directory, len(sources), directory)
     return True

@@ -299,6 +299,7 @@ class Indexer:
         change.seq = self.catalog.next_seq()
         self.catalog.journal(change.seq, record.id, delta, passages)
         self.store.apply(change)
+        self.catalog.set_applied(change.seq)  # what the store should say next open (kg.consistency)
 
     def _batches(self, batches: Iterable[tuple[str, Batch]], path: Path) -> Iterable[tuple[str, Batch]]:
         """Reader batches gathered into changes of about ``chunk_rows``, one provenance source each."""

@@ -122,6 +122,7 @@ class KnowledgeBase:
             if clear is None:
                 raise KGQAError(f"the {self.store.name} backend cannot be emptied by kgqa; empty it by hand")
             clear()
+            self.catalog.set_applied(self.store.applied_seq())
             return
         self.store.close()
         for file in self.directory.glob(f"{GRAPH_FILE}*"):
@@ -131,6 +132,7 @@ class KnowledgeBase:
                 file.unlink()
         self.store = open_store("embedded", self.directory)
         self.indexer.store = self.store
+        self.catalog.set_applied(self.store.applied_seq())
 
     def index(self, path: str | Path, fmt: str | None = None,
               options: ReaderOptions = ReaderOptions()) -> IndexReport:

@@ -69,7 +69,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if not OUTCOMES["tried"]:
         return
-    order = ["tried", "recovered", "clear", "failures", "xfail (needs wiring)", "xpass (wiring done?)"]
+    counted = sum(OUTCOMES[k] for k in ("recovered", "clear", "failures", "xfail (needs wiring)",
+                                         "xpass (wiring done?)"))
+    OUTCOMES["other checks passed"] = max(OUTCOMES["tried"] - counted, 0)
+    order = ["tried", "recovered", "clear", "other checks passed", "failures", "xfail (needs wiring)",
+             "xpass (wiring done?)"]
     names = {"tried": "cases tried", "clear": "clear errors"}
     parts = [f"{names.get(k, k)} {OUTCOMES[k]}" for k in order if OUTCOMES[k] or k in ("tried", "failures")]
     terminalreporter.write_sep("=", "fault-injection summary")

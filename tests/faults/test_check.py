@@ -182,3 +182,23 @@ def test_a_flipped_state_file_is_found_by_check(two_sources: tuple[Path, Path, P
     assert "state-corrupt" in {p.kind for p in report.problems}, report.describe()
     assert checked(directory, repair=True).ok and triples(directory) == 500
     outcome.recovered()
+
+
+def test_a_store_restored_from_an_older_copy_is_found(tmp_path: Path, outcome: Outcome) -> None:
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    a.write_text(rows(300, "m"))
+    b.write_text(rows(50, "m") + rows(200, "x"))
+    directory = tmp_path / "kb"
+    with KnowledgeBase.open(directory, progress=False) as kb:
+        kb.index(a)
+    shutil.copy(directory / "graph.lbug", tmp_path / "old.lbug")  # a backup taken before b was indexed
+    with KnowledgeBase.open(directory, progress=False) as kb:
+        kb.index(b)
+    shutil.copy(tmp_path / "old.lbug", directory / "graph.lbug")
+    with pytest.raises(CorruptState, match="older copy") as err:
+        KnowledgeBase.open(directory, progress=False).close()
+    outcome.clear(err.value, str(directory))
+    assert "store-stale" in {p.kind for p in checked(directory).problems}
+    assert checked(directory, repair=True).ok and triples(directory) == 500
+    with KnowledgeBase.open(directory, progress=False) as kb:
+        assert kb.index(b).status == "unchanged" and kb.store.stats().triples == 500

@@ -168,7 +168,10 @@ def _survey(kb: KnowledgeBase) -> tuple[list[Problem], int, list[str]]:
         if not Path(record.path).exists():
             notes.append(f"{record.path} no longer exists on disk; `kgqa remove` it or put it back")
     stored = store.stats().triples
-    if stored != len(keys) and not any(p.kind in ("store-lost", "catalog-lost") for p in problems):
+    if stored > len(keys) and store.name != "embedded":
+        notes.append(f"the {store.name} database holds {stored - len(keys)} triples no source of this knowledge "
+                     "base accounts for (a shared database, or data of its own)")
+    elif stored != len(keys) and not any(p.kind in ("store-lost", "catalog-lost") for p in problems):
         problems.append(Problem("triples", f"the store holds {stored} triples but the sources account for "
                                            f"{len(keys)}"))
     problems += _orphans(catalog)
@@ -235,6 +238,11 @@ def rebuild(kb: KnowledgeBase) -> list[str]:
     """
     if kb.read_only:
         raise KGQAError(f"cannot repair {kb.directory} opened read-only; open it for writing")
+    listed = sum(r.triples for r in kb.catalog.sources())
+    if kb.store.name != "embedded" and kb.store.stats().triples > listed:
+        raise KGQAError(f"the {kb.store.name} database holds more triples than the sources of {kb.directory} "
+                        "contributed; kgqa will not empty a database that may hold other data: empty it "
+                        "yourself, then run `kgqa check --repair` again")
     kb.reset_store()
     done = ["emptied the store to rebuild it from the sources"]
     sources = kb.catalog.sources()

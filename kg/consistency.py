@@ -29,24 +29,21 @@ class Problem:
 
 
 def quick_problems(store: GraphStore, catalog: Catalog) -> list[Problem]:
-    """Disagreements visible from change numbers and counts alone (no state file is read)."""
+    """Disagreements visible from change numbers and counts alone (no state file is read).
+
+    Change numbers and surplus triples are compared only for the embedded store, which its
+    directory owns: a server database (Neo4j) may be shared, or hold data of its own.
+    """
     sources = catalog.sources()
-    stored_seq, handed_out = store.applied_seq(), catalog.last_seq()
-    found: list[Problem] = []
-    if stored_seq > handed_out and sources:
-        found.append(Problem("store-ahead", f"the store has applied change {stored_seq} but the catalog has "
-                                            f"handed out only {handed_out} (an older copy of the catalog?)"))
-    expected = catalog.applied()
-    if expected is not None and stored_seq != expected and sources:
-        found.append(Problem("store-stale", f"the store has applied change {stored_seq} but the catalog recorded "
-                                            f"{expected} (a store restored from an older copy, or another "
-                                            "knowledge base's?)"))
+    owned = store.name == "embedded"
     stats = store.stats()
-    if not sources and stats.triples:
-        found.append(Problem("catalog-lost", f"the store holds {stats.triples} triples but the catalog lists no "
-                                             "source (catalog.sqlite deleted or replaced?); restore the catalog, "
-                                             "or move the knowledge base aside and index the sources again"))
-        return found
+    if not sources:
+        if owned and stats.triples:
+            return [Problem("catalog-lost", f"the store holds {stats.triples} triples but the catalog lists no "
+                                            "source (catalog.sqlite deleted or replaced?); restore the catalog, "
+                                            "or move the knowledge base aside and index the sources again")]
+        return []
+    found = _seq_problems(store, catalog) if owned else []
     listed = [r for r in sources if r.state == "ok"]
     most = max((r.triples for r in listed), default=0)
     total = sum(r.triples for r in listed)
@@ -56,10 +53,22 @@ def quick_problems(store: GraphStore, catalog: Catalog) -> list[Problem]:
     elif stats.triples < most:
         found.append(Problem("triples", f"the store holds {stats.triples} triples, fewer than the {most} of one "
                                         "source alone"))
-    elif len(listed) == len(sources) and stats.triples > total:
+    elif owned and len(listed) == len(sources) and stats.triples > total:
         found.append(Problem("triples", f"the store holds {stats.triples} triples, more than the {total} its "
                                         "sources contributed"))
     return found
+
+
+def _seq_problems(store: GraphStore, catalog: Catalog) -> list[Problem]:
+    stored_seq, handed_out, expected = store.applied_seq(), catalog.last_seq(), catalog.applied()
+    if stored_seq > handed_out:
+        return [Problem("store-ahead", f"the store has applied change {stored_seq} but the catalog has handed out "
+                                       f"only {handed_out} (an older copy of the catalog?)")]
+    if expected is not None and stored_seq != expected:
+        return [Problem("store-stale", f"the store has applied change {stored_seq} but the catalog recorded "
+                                       f"{expected} (a store restored from an older copy, or another knowledge "
+                                       "base's?)")]
+    return []
 
 
 def store_is_empty(store: GraphStore) -> bool:

@@ -77,12 +77,11 @@ def guess_format(path: Path) -> str:
 
 def _guess_from_content(path: Path, suffix: str) -> str:
     head = sniff(path)
-    lines = [ln for ln in head.decode("utf-8", errors="replace").splitlines()[:50] if ln.strip()]
-    if len(head) >= SNIFF_BYTES and len(lines) > 1:
-        lines = lines[:-1]  # the sniff may have cut the last line
-    first = lines[0].strip() if lines else ""
+    read = [ln for ln in head.decode("utf-8", errors="replace").splitlines()[:50] if ln.strip()]
+    lines = read[:-1] if len(head) >= SNIFF_BYTES and len(read) > 1 else read  # the sniff may cut the last line
+    first = read[0].strip() if read else ""
     if first.startswith(("[", "{")):
-        body = first.lstrip("[").strip() or (lines[1].strip() if len(lines) > 1 else "")
+        body = first.lstrip("[").strip() or (read[1].strip() if len(read) > 1 else "")
         if '"claims"' in body or ('"labels"' in body and '"id"' in body):
             return "wikidata-json"
         return "passages"

@@ -133,3 +133,10 @@ def test_a_failed_format_leaves_the_catalog_as_it_was(kb: KnowledgeBase, tmp_pat
         kb.index(new, "nt")
     assert [r.path for r in kb.sources()] == [str(path.resolve())]
     outcome.recovered()
+
+
+def test_a_wikidata_dump_with_one_long_entity_line_is_not_passages(tmp_path: Path) -> None:
+    entity = {"type": "item", "id": "Q1", "labels": {"en": {"language": "en", "value": "x" * 9000}}, "claims": {}}
+    path = tmp_path / "dump.json"
+    path.write_text("[\n" + json.dumps(entity) + ",\n" + json.dumps(entity) + "\n]\n")
+    assert guess_format(path) == "wikidata-json"

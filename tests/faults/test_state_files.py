@@ -8,6 +8,7 @@ and never a wrong answer.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -110,4 +111,20 @@ def test_damaged_file_read_only(kb_copy: Path, name: str, how: str, outcome: Out
         outcome.clear(exc, target.name, str(kb_copy))
         return
     assert top == PARIS, f"wrong answer {top!r} after {how} {name}"
+    outcome.recovered()
+
+
+@pytest.mark.parametrize("how", ["empty", "half", "garbage", "flip"])
+def test_damaged_learning_history(kb_copy: Path, how: str, outcome: Outcome) -> None:
+    """``learning/history.json`` exists only after ``kgqa learn``: written here as a run would leave it."""
+    history = kb_copy / "learning" / "history.json"
+    history.parent.mkdir()
+    history.write_text(json.dumps({"format": 1, "live": None, "base": None, "feedback_seen": 0, "runs": []}))
+    damage(history, how)
+    try:
+        top = top_answer(kb_copy)
+    except KGQAError as exc:
+        outcome.clear(exc, "history.json")
+        return
+    assert top == PARIS
     outcome.recovered()

@@ -31,11 +31,21 @@ class Problem:
 def quick_problems(store: GraphStore, catalog: Catalog) -> list[Problem]:
     """Disagreements visible from change numbers and counts alone (no state file is read).
 
+    The common case costs one lookup: the store reports the change number the catalog recorded
+    after its last write. Counts (``store.stats``) are read only when that does not settle it.
     Change numbers and surplus triples are compared only for the embedded store, which its
     directory owns: a server database (Neo4j) may be shared, or hold data of its own.
     """
-    sources = catalog.sources()
     owned = store.name == "embedded"
+    stored_seq = store.applied_seq()
+    expected = catalog.applied() if owned else None
+    if expected is not None and stored_seq == expected:
+        return []
+    sources = catalog.sources()
+    listed = [r for r in sources if r.state == "ok"]
+    most = max((r.triples for r in listed), default=0)
+    if not owned and (stored_seq or not most):
+        return []  # a server store that has been written to: counts are not ours to judge
     stats = store.stats()
     if not sources:
         if owned and stats.triples:
@@ -43,14 +53,12 @@ def quick_problems(store: GraphStore, catalog: Catalog) -> list[Problem]:
                                             "source (catalog.sqlite deleted or replaced?); restore the catalog, "
                                             "or move the knowledge base aside and index the sources again")]
         return []
-    found = _seq_problems(store, catalog) if owned else []
-    listed = [r for r in sources if r.state == "ok"]
-    most = max((r.triples for r in listed), default=0)
     total = sum(r.triples for r in listed)
     if stats.triples == 0 and most > 0:
-        found.append(Problem("store-lost", f"the store holds no triples but the catalog lists {total} from "
-                                           f"{len(listed)} source(s) (store file deleted or replaced?)"))
-    elif stats.triples < most:
+        return [Problem("store-lost", f"the store holds no triples but the catalog lists {total} from "
+                                      f"{len(listed)} source(s) (store file deleted or replaced?)")]
+    found = _seq_problems(stored_seq, catalog.last_seq(), expected) if owned else []
+    if stats.triples < most:
         found.append(Problem("triples", f"the store holds {stats.triples} triples, fewer than the {most} of one "
                                         "source alone"))
     elif owned and len(listed) == len(sources) and stats.triples > total:
@@ -59,8 +67,7 @@ def quick_problems(store: GraphStore, catalog: Catalog) -> list[Problem]:
     return found
 
 
-def _seq_problems(store: GraphStore, catalog: Catalog) -> list[Problem]:
-    stored_seq, handed_out, expected = store.applied_seq(), catalog.last_seq(), catalog.applied()
+def _seq_problems(stored_seq: int, handed_out: int, expected: int | None) -> list[Problem]:
     if stored_seq > handed_out:
         return [Problem("store-ahead", f"the store has applied change {stored_seq} but the catalog has handed out "
                                        f"only {handed_out} (an older copy of the catalog?)")]

@@ -95,7 +95,7 @@ class KnowledgeBase:
         return kb
 
     def _verify(self, verify: bool) -> None:
-        """Recover an interrupted run, then run the cheap consistency check (see ``kg.check``)."""
+        """Recover an interrupted run, then run the cheap consistency check (``kg.consistency``)."""
         if not self.read_only:
             self.indexer.recover()
         if not verify:
@@ -126,6 +126,8 @@ class KnowledgeBase:
             return
         self.store.close()
         for file in self.directory.glob(f"{GRAPH_FILE}*"):
+            if ".damaged-" in file.name:  # set aside by `kgqa check --repair`: kept for inspection
+                continue
             if file.is_dir():
                 shutil.rmtree(file)
             else:

@@ -15,7 +15,7 @@ import pytest
 
 from kg.errors import KGQAError, SourceFormatError, UnknownFormat
 from kg.kb import KnowledgeBase
-from kg.readers import ReaderOptions, guess_format
+from kg.readers import ReaderOptions, guess_format, open_reader
 from tests.faults.conftest import Outcome
 
 N_LINES = 999
@@ -140,3 +140,10 @@ def test_a_wikidata_dump_with_one_long_entity_line_is_not_passages(tmp_path: Pat
     path = tmp_path / "dump.json"
     path.write_text("[\n" + json.dumps(entity) + ",\n" + json.dumps(entity) + "\n]\n")
     assert guess_format(path) == "wikidata-json"
+
+
+def test_text_passages_carry_their_first_line(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("First paragraph.\n\n\nSecond\nparagraph.\n")
+    passages = [p for b in open_reader("passages").read(path, "notes.txt", ReaderOptions()) for p in b.passages]
+    assert [(p.provenance.line, p.provenance.offset) for p in passages if p.provenance] == [(1, 0), (4, 19)]

@@ -9,7 +9,8 @@ Two kinds of retrieval unit share one ``VectorIndex``:
 
 ``sync`` brings the index in step with the catalog and the store, embedding only what is new
 and removing what is gone; it runs when the store's applied change number has moved since the
-last sync (stamped in the index folder). A hit is resolved to its text when it is returned, so
+last sync (stamped in the index folder). The index is derived state: damaged, or built with
+another embedder, it is rebuilt with one warning. A hit is resolved to its text when it is returned, so
 nothing but the index is held in memory.
 """
 
@@ -18,11 +19,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
 from kg.base import Passage, Provenance
 from kg.catalog import Catalog
+from kg.errors import KGQAError
+from kg.files import read_json_or_none, write_atomic
 from kg.stores.base import GraphStore
 from model.base import Embedder
 from retrieval.dense import VectorIndex
@@ -65,16 +69,18 @@ class DensePassages:
 
     @classmethod
     def open(cls, catalog: Catalog, store: GraphStore, directory: Path, embedder: Embedder) -> DensePassages:
-        """Open (or create) the index in ``directory`` and sync it if the store has moved on."""
-        if VectorIndex.exists(directory):
-            index = VectorIndex.open(directory)
-        else:
-            index = VectorIndex.create(directory, embedder.dimension, embedder.name)
+        """Open (or create) the index in ``directory`` and sync it if the store has moved on.
+
+        The index is derived state: one that is damaged, or was built with another embedder or
+        dimension, is rebuilt from the catalog and the store, with one warning.
+        """
+        index = _open_or_rebuild(directory, embedder)
         found = cls(catalog, store, index, embedder)
         stamp, seq = directory / STAMP, store.applied_seq()
-        if not stamp.exists() or json.loads(stamp.read_text()).get("seq") != seq:
+        saved = read_json_or_none(stamp)
+        if saved is None or saved.get("seq") != seq:
             found.sync()
-            stamp.write_text(json.dumps({"seq": seq}))
+            write_atomic(stamp, json.dumps({"seq": seq}))
         return found
 
     def sync(self) -> tuple[int, int]:
@@ -119,6 +125,21 @@ class DensePassages:
         prov = entity.provenance or Provenance("graph")
         return Passage(uid, f"{entity.label or entity.id}: {entity.description}", entity.label, (entity.id,),
                        Provenance(prov.source, prov.line))
+
+
+def _open_or_rebuild(directory: Path, embedder: Embedder) -> VectorIndex:
+    if VectorIndex.exists(directory):
+        try:
+            index = VectorIndex.open(directory)
+            manifest = index.manifest
+            if (manifest.model, manifest.dimension) == (embedder.name, embedder.dimension):
+                return index
+            reason = f"it was built with {manifest.model} ({manifest.dimension}-d), not {embedder.name}"
+        except KGQAError as exc:
+            reason = str(exc)
+        log.warning("rebuilding the passage index in %s: %s", directory, reason)
+        shutil.rmtree(directory)
+    return VectorIndex.create(directory, embedder.dimension, embedder.name)
 
 
 def _embed_text(passage: Passage) -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from kg.base import Entity, EntityKind
 from kg.errors import KGQAError
+from kg.files import read_json_or_none, write_atomic
 from kg.kb import KnowledgeBase
 from kg.stores.base import GraphStore
 from model.base import Embedder, PathScorer
@@ -64,7 +65,8 @@ def path_scorer(setting: str, embedder: Embedder, kb_dir: Path | None = None) ->
 
 def _linker(store: GraphStore, directory: Path, seq: int, progress: bool) -> tuple[EntityLinker, dict[str, str]]:
     stamp = directory / STAMP
-    if stamp.exists() and json.loads(stamp.read_text()).get("seq") == seq:
+    saved = read_json_or_none(stamp)  # a damaged stamp is one warning, then a rebuild
+    if saved is not None and saved.get("seq") == seq:
         try:
             linker = EntityLinker.load(directory)
             return linker, json.loads((directory / "relations.json").read_text())
@@ -79,6 +81,6 @@ def _linker(store: GraphStore, directory: Path, seq: int, progress: bool) -> tup
 
     linker = EntityLinker.from_batches(batches(), progress=progress)
     linker.save(directory)
-    (directory / "relations.json").write_text(json.dumps(labels, ensure_ascii=False))
-    stamp.write_text(json.dumps({"seq": seq}))
+    write_atomic(directory / "relations.json", json.dumps(labels, ensure_ascii=False))
+    write_atomic(stamp, json.dumps({"seq": seq}))  # last: it vouches for the files above
     return linker, labels

@@ -25,8 +25,6 @@ HOSTILE = ('<http://x/France> <http://www.w3.org/2000/01/rdf-schema#label> "Fran
            '<http://x/Rome> <http://www.w3.org/2000/01/rdf-schema#label> "Rome\\u001b[2J\\u202eevil" .\n'
            "<http://x/France> <http://x/capital> <http://x/Paris> .\n"
            "<http://x/France> <http://x/city> <http://x/Rome> .\n")
-CLI_WIRING = pytest.mark.xfail(strict=False, reason="needs wiring: cmd_neighbors (and every person-facing "
-                                                    "print of a label) should use kg.text.printable")
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +48,6 @@ def test_the_label_is_stored_exactly_and_printed_escaped(hostile_kb: Path, outco
     outcome.recovered()
 
 
-@CLI_WIRING
 def test_neighbors_prints_no_fake_edge(hostile_kb: Path, outcome: Outcome) -> None:
     result = run_cli("neighbors", "http://x/France", "--kb", str(hostile_kb))
     assert result.returncode == 0, result.stderr
@@ -68,7 +65,6 @@ def test_neighbors_json_stays_exact(hostile_kb: Path, outcome: Outcome) -> None:
     outcome.recovered()
 
 
-@pytest.mark.xfail(strict=False, reason="needs wiring: pipeline.cli main should exit quietly on BrokenPipeError")
 def test_a_closed_pipe_is_no_traceback(hostile_kb: Path, outcome: Outcome) -> None:
     read_end, write_end = os.pipe()
     os.close(read_end)  # like `| head -1` that has already exited: the first write fails with EPIPE

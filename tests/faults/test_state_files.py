@@ -25,10 +25,7 @@ KEPT = ("catalog.sqlite", "graph.lbug", "kb.json", "sources/1.npz", "writer.lock
         "dense/manifest.json", "dense/synced_at_seq.json", "dense/*/ids.json", "dense/*/vectors.npy",
         "dense/*/index.faiss")
 DAMAGES = ("delete", "empty", "half", "garbage", "flip")  # flip: 16 random bytes in the middle
-NEEDS_WIRING = {
-    **{("linker/built_at_seq.json", d): "pipeline/wiring.py reads the linker stamp with json.loads; "
-       "use kg.files.read_json_or_none" for d in ("empty", "half", "garbage", "flip")},
-}
+NEEDS_WIRING: dict[tuple[str, str], str] = {}  # (file, damage) -> what still needs wiring; none left
 
 
 def damage(path: Path, how: str) -> None:

@@ -143,28 +143,34 @@ def _loaded(arr: np.ndarray) -> np.ndarray:
 class Catalog:
     """The SQLite catalog and per-source state files of one knowledge base directory."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, db: sqlite3.Connection) -> None:
+        self.directory = Path(directory)
+        self.state_dir = self.directory / "sources"
+        self.db = db
+
+    @classmethod
+    def open(cls, directory: Path) -> Catalog:
         """Open (creating if needed) the catalog of ``directory``.
 
         Raises:
             CorruptState: ``catalog.sqlite`` is not a readable SQLite database.
         """
-        self.directory = Path(directory)
-        self.state_dir = self.directory / "sources"
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        path = self.directory / CATALOG_FILE
+        directory = Path(directory)
+        (directory / "sources").mkdir(parents=True, exist_ok=True)
+        path = directory / CATALOG_FILE
         # shared by the threads of one process (a server answers in a pool): sqlite3.threadsafety is 3 here
-        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         try:
             _check_size(path)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.executescript(SCHEMA)
-            self.db.execute("SELECT count(*) FROM sources").fetchone()
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(SCHEMA)
+            db.execute("SELECT count(*) FROM sources").fetchone()
         except sqlite3.DatabaseError as exc:
-            self.db.close()
+            db.close()
             raise CorruptState(path, f"the source catalog (which sources this knowledge base holds and what each "
                                f"contributed) is damaged ({exc}); it cannot be rebuilt from the store: restore it "
-                               f"from a backup, or move {self.directory} aside and index the sources again") from exc
+                               f"from a backup, or move {directory} aside and index the sources again") from exc
+        return cls(directory, db)
 
     def close(self) -> None:
         self.db.close()

@@ -81,7 +81,7 @@ class KnowledgeBase:
                 lock.close()
             raise
         try:
-            kb = cls(path, store, Catalog(path), lock, progress, chunk_rows)
+            kb = cls(path, store, Catalog.open(path), lock, progress, chunk_rows)
         except BaseException:
             store.close()
             if lock:

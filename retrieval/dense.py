@@ -15,6 +15,9 @@ has no GPU HNSW. On disk a directory holds ``manifest.json`` and the snapshot fo
 one and then replaces the manifest in one rename, so an interrupted save leaves the previous
 index loadable. One writer per directory is assumed; this module does not lock. Product
 quantization (IVF-PQ) for very large corpora and sharding are not done here.
+
+Why over the house's ~400 lines: the snapshot format, its checksums and the rebuild of a damaged
+FAISS file from its vectors belong to the index they describe.
 """
 
 from __future__ import annotations

@@ -52,6 +52,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # so that the interpreter's final flush does not fail again
         return 0
+    except OSError as exc:  # a file that cannot be read or written, a full disk: the OS said why
+        print(f"kgqa: error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # a bug of ours: one line for the user, the traceback with -v
+        if args.verbose:
+            log.exception("internal error")
+        print(f"kgqa: internal error ({type(exc).__name__}: {exc}); run with -v for the details and report it",
+              file=sys.stderr)
+        return 3
 
 
 def _version() -> str:

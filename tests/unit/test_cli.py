@@ -30,3 +30,16 @@ def test_a_reader_that_stops_early_gets_no_traceback(tmp_path: Path) -> None:
     proc.stdout.close()  # like `| head -1`
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 0 and first.startswith(b"hub") and "Traceback" not in err, err
+
+
+def test_an_unexpected_error_is_one_line_not_a_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    from pipeline.cli import kb
+
+    def broken(args: object) -> int:
+        raise RuntimeError("something inside broke")
+
+    monkeypatch.setattr(kb, "cmd_stats", broken)
+    assert main(["stats", "--kb", str(tmp_path / "kb")]) == 3
+    err = capsys.readouterr().err
+    assert "internal error (RuntimeError: something inside broke)" in err and "Traceback" not in err

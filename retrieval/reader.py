@@ -1,0 +1,189 @@
+"""Answers read out of numbered passages: an extractive span reader with answer-type cues.
+
+``SpanReader.read`` turns a question and its numbered evidence into ranked answers whose label is
+a span of a cited passage (``RankedAnswer.evidence`` holds that passage's number), so the
+deterministic sentence ("The answer is Lester Smith [2].") and the generator's citation checks
+work on passage answers exactly as on graph answers. Three kinds of question:
+
+- yes/no ("Were X and Y both ...?"): ``yes`` when the question's own words (minus the names it
+  compares) are found in each of the two best passages, else ``no``; cites both passages;
+- either/or ("Which started first, A or B?"): the option whose passage has the earlier (or later,
+  larger ...) year or number by the question's cue word, else the better-supported option;
+  cites the passage of each option;
+- otherwise, candidate spans are the NER spans of the top passages (stored at index time by the
+  passage graph), scored by the passage's rank, an answer-type cue (who -> PERSON, when -> DATE,
+  how many -> CARDINAL ...) and how many of the question's words the span's sentence holds;
+  spans the question itself names are not answers.
+
+Every label is checked against the passage it cites (normalized containment) before it is
+returned. Passage text is quoted data: nothing in it is obeyed. Deliberately left out: a trained
+span model (the card of issue 11 says why), and arithmetic over more than two options.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from retrieval.base import Evidence, RankedAnswer
+from retrieval.mentions import Span
+from retrieval.passage_graph import normal
+
+YES_NO = frozenset("is are was were do does did can could has have had will would should".split())
+STOP = frozenset("""a an the of and or in on at to for by with from as is was are were be been being who whom whose
+what which when where why how did do does has have had that this these those it its their his her he she they
+both same either any one also than then there many much not no yes did""".split())
+_CUES = (
+    (r"\bhow (many|much)\b", "CARDINAL QUANTITY MONEY PERCENT"),
+    (r"\b(what|which|in what) (year|date|decade|century)\b|^when\b|\bwhen (was|did|is)\b", "DATE"),
+    (r"\bnationality\b", "NORP GPE"),
+    (r"\blanguage\b", "LANGUAGE NORP"),
+    (r"^where\b|\b(what|which) (city|country|state|town|county|place|region|continent|island)\b", "GPE LOC FAC"),
+    (r"^(who|whom|whose)\b|\b(what|which) (person|actor|actress|singer|author|writer|director|player)\b",
+     "PERSON"),
+    (r"\b(what|which) (company|organi[sz]ation|team|band|university|college|school|party|group|club|network)\b",
+     "ORG"),
+    (r"\b(what|which) (film|movie|book|novel|album|song|show|series|game|magazine|newspaper)\b",
+     "WORK_OF_ART ORG PRODUCT"),
+)
+TYPES = tuple((re.compile(p, re.I), frozenset(t.split())) for p, t in _CUES)
+EARLY = re.compile(r"\b(first|earlier|earliest|older|oldest|before|sooner)\b", re.I)
+LATE = re.compile(r"\b(later|latest|last|younger|youngest|newer|newest|more recent|most recent|after)\b", re.I)
+YEAR = re.compile(r"\b(1[0-9]{3}|20[0-9]{2})\b")
+RANK_WEIGHT = (1.0, 0.75, 0.55, 0.4, 0.3)
+_SENT = re.compile(r"(?<=[.!?])\s+")
+
+
+@dataclass(frozen=True)
+class ReaderConfig:
+    """How many of the best passages are read, and how the type cue weighs against the rest."""
+
+    passages: int = 3
+    type_bonus: float = 1.0
+    overlap_weight: float = 1.5
+
+    def __post_init__(self) -> None:
+        if self.passages < 1:
+            raise ValueError("passages must be at least 1")
+
+
+def words(text: str) -> list[str]:
+    return [w for w in normal(text).split() if w not in STOP]
+
+
+def supported(span: str, text: str) -> bool:
+    """``span`` appears in ``text`` after normalization (case, punctuation, articles)."""
+    form = normal(span)
+    return bool(form) and f" {form} " in f" {normal(text)} "
+
+
+class SpanReader:
+    """Extractive answers from numbered passage evidence."""
+
+    def __init__(self, spans: Callable[[str], list[Span]], config: ReaderConfig = ReaderConfig()) -> None:
+        self.spans = spans  # passage text -> its NER spans (offsets into the text)
+        self.config = config
+
+    def read(self, question: str, evidence: Sequence[Evidence]) -> list[RankedAnswer]:
+        """Ranked answers read from the passage evidence (entity descriptions are not read)."""
+        texts = [(e.number, e.passage.text, e.passage.title or "") for e in evidence
+                 if e.passage is not None and not e.passage.id.startswith("e:")][:5]
+        if not texts:
+            return []
+        first = normal(question).split()[:1]
+        options = either_or(question)
+        if options:
+            return self._choose(question, options, texts)
+        if first and first[0] in YES_NO:
+            return [yes_no(question, texts[:2])]
+        return self._spans(question, texts[: self.config.passages])
+
+    def _spans(self, question: str, texts: Sequence[tuple[int, str, str]]) -> list[RankedAnswer]:
+        wanted = next((labels for pattern, labels in TYPES if pattern.search(question)), frozenset())
+        asked = set(words(question))
+        q_form = f" {normal(question)} "
+        best: dict[str, tuple[float, str, int]] = {}
+        for rank, (number, text, _) in enumerate(texts):
+            for span in self.spans(text) or fallback_spans(text):
+                form = normal(span.text)
+                if not form or f" {form} " in q_form or set(form.split()) <= asked or not supported(span.text, text):
+                    continue
+                sentence = _sentence(text, span.start)
+                overlap = len(asked & set(words(sentence))) / max(len(asked), 1)
+                score = RANK_WEIGHT[min(rank, len(RANK_WEIGHT) - 1)] + self.config.overlap_weight * overlap
+                score += self.config.type_bonus if span.label in wanted else (-0.5 if wanted else 0.0)
+                if form not in best or score > best[form][0]:
+                    best[form] = (score, span.text, number)
+        ranked = sorted(best.items(), key=lambda kv: -kv[1][0])
+        return [RankedAnswer(f"span:{form}", label, round(score, 4), (number,))
+                for form, (score, label, number) in ranked[:5]]
+
+    def _choose(self, question: str, options: tuple[str, str],
+                texts: Sequence[tuple[int, str, str]]) -> list[RankedAnswer]:
+        where = [_passage_of(o, texts) for o in options]
+        cites = tuple(sorted({t[0] for t in where if t is not None}))
+        years = [_first_number(t[1]) if t is not None else None for t in where]
+        ranks = [t[0] if t is not None else 10**6 for t in where]
+        pick = 0 if ranks[0] <= ranks[1] else 1
+        if years[0] is not None and years[1] is not None and years[0] != years[1]:
+            if EARLY.search(question):
+                pick = 0 if years[0] < years[1] else 1
+            elif LATE.search(question):
+                pick = 0 if years[0] > years[1] else 1
+        label = options[pick]
+        own = where[pick]
+        numbers = cites if own is None or supported(label, own[1]) else tuple(n for n in cites if n != own[0])
+        return [RankedAnswer(f"span:{normal(label)}", label, 1.0, numbers or cites)]
+
+
+def either_or(question: str) -> tuple[str, str] | None:
+    """The two options of "..., A or B?" (None when the question offers none)."""
+    found = re.search(r"[,:]\s*(?:the\s+)?([^,:?]+?)\s+or\s+(?:the\s+)?([^,:?]+?)\s*\?*\s*$", question)
+    if not found:
+        found = re.search(r"^(?:who|which|what)\b[^,]*?\b(?:is|was|were|are)\s+(?:the\s+)?(.+?)\s+or\s+(?:the\s+)?"
+                          r"([^?]+?)\s*\?*\s*$", question, re.I)
+    if not found or normal(question).split()[:1] == ["is"]:
+        return None
+    a, b = found.group(1).strip(), found.group(2).strip()
+    return (a, b) if a and b and len(a) < 80 and len(b) < 80 else None
+
+
+def yes_no(question: str, texts: Sequence[tuple[int, str, str]]) -> RankedAnswer:
+    """``yes`` when the question's words outside the compared names are in each of the two best passages."""
+    two = texts[:2]
+    names = set(words(" ".join(title for _, _, title in two)))
+    asked = [w for w in words(question) if w not in names]
+    found = [sum(1 for w in asked if w in set(words(text))) / max(len(asked), 1) for _, text, _ in two]
+    answer = "yes" if min(found) >= 0.5 else "no"
+    return RankedAnswer(f"span:{answer}", answer, round(min(found), 4), tuple(n for n, _, _ in two))
+
+
+def fallback_spans(text: str) -> list[Span]:
+    """Capitalized phrases and years, when no NER spans are stored for ``text``."""
+    found = [Span(m.group(0), "PROPER", m.start(), m.end())
+             for m in re.finditer(r"\b[A-Z][\w'’-]*(?:\s+(?:of\s+|the\s+|de\s+)?[A-Z][\w'’-]*)*", text)]
+    return found + [Span(m.group(0), "DATE", m.start(), m.end()) for m in YEAR.finditer(text)]
+
+
+def _sentence(text: str, at: int) -> str:
+    start = max(text.rfind(". ", 0, at), 0)
+    end = text.find(". ", at)
+    return text[start: end if end >= 0 else len(text)]
+
+
+def _passage_of(option: str, texts: Sequence[tuple[int, str, str]]) -> tuple[int, str] | None:
+    """The passage about ``option``: its title matches, else the first that names it."""
+    form = normal(option)
+    for number, text, title in texts:
+        if normal(title) == form:
+            return number, text
+    for number, text, title in texts:
+        if form and (form in normal(title) or supported(option, text)):
+            return number, text
+    return None
+
+
+def _first_number(text: str) -> int | None:
+    found = YEAR.search(text)
+    return int(found.group(0)) if found else None

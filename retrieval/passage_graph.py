@@ -36,7 +36,7 @@ from kg.catalog import Catalog
 from kg.errors import BackendUnavailable
 from kg.files import write_atomic
 from retrieval.base import Mention
-from retrieval.mentions import NerModel, Span
+from retrieval.mentions import NerModel, RuleMentions, Span
 from retrieval.passages import chunk
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ class GraphConfig:
             the top dense passages).
     """
 
-    damping: float = 0.5
+    damping: float = 0.7
     iterations: int = 20
     question_weight: float = 0.5
 
@@ -82,6 +82,7 @@ class GraphConfig:
 
 
 Linker = Callable[[str], list[Mention]]
+Finder = NerModel | RuleMentions
 
 
 class PassageGraph:
@@ -175,7 +176,7 @@ class PassageGraph:
 
     @classmethod
     def open(cls, catalog: Catalog, directory: Path, seq: int, linker: Linker | None = None,
-             ner: NerModel | None = None, config: GraphConfig = GraphConfig(), progress: bool = True) -> PassageGraph:
+             ner: Finder | None = None, config: GraphConfig = GraphConfig(), progress: bool = True) -> PassageGraph:
         """Load the graph from ``directory``, syncing it first when the store has moved past its stamp."""
         graph_file, mentions_file = directory / "graph.json", directory / "mentions.json"
         state = _read(graph_file)
@@ -213,7 +214,7 @@ def _spans(raw: object) -> dict[str, list[Span]]:
     return {str(h): [Span(str(t), str(lab), int(a), int(b)) for t, lab, a, b in ss] for h, ss in raw.items()}
 
 
-def _sync(catalog: Catalog, cached: dict[str, list[Span]], linker: Linker | None, ner: NerModel,
+def _sync(catalog: Catalog, cached: dict[str, list[Span]], linker: Linker | None, ner: Finder,
           progress: bool) -> tuple[dict[int, tuple[str, str | None, list[tuple[str, str]]]], dict[str, list[Span]],
                                    dict[str, tuple[str, int, int]]]:
     """Passages of the catalog with their hash and KB links, chunk hashes; NER on content not seen before."""
@@ -242,7 +243,7 @@ def _chunk_map(passages: Iterable[Passage]) -> dict[str, tuple[str, int, int]]:
     return out
 
 
-def _ner(ner: NerModel, items: list[tuple[str, str]], progress: bool, batch: int = 256) -> dict[str, list[Span]]:
+def _ner(ner: Finder, items: list[tuple[str, str]], progress: bool, batch: int = 256) -> dict[str, list[Span]]:
     out: dict[str, list[Span]] = {}
     try:
         with tqdm(total=len(items), desc="passage graph: mentions", unit=" passages", disable=not progress) as bar:
@@ -251,8 +252,8 @@ def _ner(ner: NerModel, items: list[tuple[str, str]], progress: bool, batch: int
                 out.update(zip((h for h, _ in part), ner.find([t for _, t in part])))
                 bar.update(len(part))
     except BackendUnavailable as exc:
-        log.warning("passage graph without NER mentions (titles and KB links only): %s", exc)
-        out = {h: [] for h, _ in items}
+        log.warning("passage graph with capitalized phrases as mentions instead of NER: %s", exc)
+        out = dict(zip((h for h, _ in items), RuleMentions().find([t for _, t in items])))
     return out
 
 

@@ -20,7 +20,9 @@ import numpy as np
 
 from kg.base import Passage
 from kg.catalog import Catalog
+from retrieval.dense import VectorIndex
 from retrieval.linker import EntityLinker
+from retrieval.mentions import open_mentions
 from retrieval.passage_graph import PassageGraph
 from retrieval.passages import DensePassages
 from retrieval.reader import SpanReader
@@ -61,6 +63,11 @@ class GraphPassages:
         self.dense = dense
         self.graph = graph
         self.config = config
+
+    @property
+    def index(self) -> VectorIndex:
+        """The dense index searched (passage chunks and entity descriptions)."""
+        return self.dense.index
 
     def search(self, question: str, n: int) -> list[tuple[Passage, float]]:
         """The ``n`` best passages for ``question``, one slot per passage, best chunk shown."""
@@ -108,7 +115,7 @@ class GraphPassages:
 
 def open_passage_search(catalog: Catalog, dense: DensePassages, directory: Path, seq: int,
                         linker: EntityLinker | None, config: SearchConfig = SearchConfig(),
-                        progress: bool = True) -> tuple[GraphPassages, SpanReader | None]:
+                        progress: bool = True, mentions: str = "spacy") -> tuple[GraphPassages, SpanReader | None]:
     """Passage search and the span reader for a knowledge base (no graph, no reader without passages).
 
     The passage graph lives in ``directory`` and is synced when ``seq`` (the store's applied change
@@ -118,6 +125,6 @@ def open_passage_search(catalog: Catalog, dense: DensePassages, directory: Path,
         return GraphPassages(dense, None, config), None
     link = linker.link if linker is not None and linker.entity_count else None
     graph = PassageGraph.open(catalog, directory, seq, (lambda text: link(text, 1)) if link else None,
-                              progress=progress) if config.mode == "ppr" else None
+                              open_mentions(mentions), progress=progress) if config.mode == "ppr" else None
     spans = graph.spans_of if graph is not None else (lambda text: [])
     return GraphPassages(dense, graph, config), SpanReader(spans)

@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from retrieval.base import Evidence, RankedAnswer
-from retrieval.mentions import Span
+from retrieval.mentions import Span, rule_spans
 from retrieval.passage_graph import normal
 
 YES_NO = frozenset("is are was were do does did can could has have had will would should".split())
@@ -89,14 +89,15 @@ class SpanReader:
         """Ranked answers read from the passage evidence (entity descriptions are not read)."""
         texts = [(e.number, e.passage.text, e.passage.title or "") for e in evidence
                  if e.passage is not None and not e.passage.id.startswith("e:")][:5]
-        if not texts:
+        if not texts or not relevant(question, texts):
             return []
         first = normal(question).split()[:1]
         options = either_or(question)
         if options:
             return self._choose(question, options, texts)
         if first and first[0] in YES_NO:
-            return [yes_no(question, texts[:2])]
+            answer = yes_no(question, texts[:2])
+            return [answer] if answer is not None else []
         return self._spans(question, texts[: self.config.passages])
 
     def _spans(self, question: str, texts: Sequence[tuple[int, str, str]]) -> list[RankedAnswer]:
@@ -105,7 +106,10 @@ class SpanReader:
         q_form = f" {normal(question)} "
         best: dict[str, tuple[float, str, int]] = {}
         for rank, (number, text, _) in enumerate(texts):
-            for span in self.spans(text) or fallback_spans(text):
+            if not asked & set(words(text)):
+                continue  # nothing of the question is in this passage: it is not read
+            for span in self.spans(text) or rule_spans(text):
+                span = _trimmed(span)
                 form = normal(span.text)
                 if not form or f" {form} " in q_form or set(form.split()) <= asked or not supported(span.text, text):
                     continue
@@ -117,11 +121,13 @@ class SpanReader:
                     best[form] = (score, span.text, number)
         ranked = sorted(best.items(), key=lambda kv: -kv[1][0])
         return [RankedAnswer(f"span:{form}", label, round(score, 4), (number,))
-                for form, (score, label, number) in ranked[:5]]
+                for form, (score, label, number) in ranked[:1]]
 
     def _choose(self, question: str, options: tuple[str, str],
                 texts: Sequence[tuple[int, str, str]]) -> list[RankedAnswer]:
         where = [_passage_of(o, texts) for o in options]
+        if where[0] is None and where[1] is None:
+            return []
         cites = tuple(sorted({t[0] for t in where if t is not None}))
         years = [_first_number(t[1]) if t is not None else None for t in where]
         ranks = [t[0] if t is not None else 10**6 for t in where]
@@ -137,33 +143,56 @@ class SpanReader:
         return [RankedAnswer(f"span:{normal(label)}", label, 1.0, numbers or cites)]
 
 
+def relevant(question: str, texts: Sequence[tuple[int, str, str]]) -> bool:
+    """Some passage names what the question names (a capitalized word after the first), or, for a
+    question naming nothing, holds half of its words: else the passages are not about it."""
+    names = {w for w in words(" ".join(re.findall(r"(?<!^)\b[A-Z0-9][\w'’-]*", question.strip())))}
+    found = set(words(" ".join(f"{title} {text}" for _, text, title in texts)))
+    if names:
+        return bool(names & found)
+    asked = set(words(question))
+    return bool(asked) and len(asked & found) >= len(asked) / 2
+
+
 def either_or(question: str) -> tuple[str, str] | None:
-    """The two options of "..., A or B?" (None when the question offers none)."""
-    found = re.search(r"[,:]\s*(?:the\s+)?([^,:?]+?)\s+or\s+(?:the\s+)?([^,:?]+?)\s*\?*\s*$", question)
-    if not found:
-        found = re.search(r"^(?:who|which|what)\b[^,]*?\b(?:is|was|were|are)\s+(?:the\s+)?(.+?)\s+or\s+(?:the\s+)?"
-                          r"([^?]+?)\s*\?*\s*$", question, re.I)
-    if not found or normal(question).split()[:1] == ["is"]:
+    """The two named options of "Which ..., A or B?" (None when the question offers none).
+
+    B runs from the last " or " to the end; A is the segment after the last comma before it or,
+    without a comma, the run of capitalized words just before " or ". Both must look like names.
+    """
+    text = question.strip().rstrip("?").strip()
+    head, sep, b = text.rpartition(" or ")
+    if not sep or normal(text).split()[:1] == ["is"]:
         return None
-    a, b = found.group(1).strip(), found.group(2).strip()
-    return (a, b) if a and b and len(a) < 80 and len(b) < 80 else None
+    if "," in head:
+        a = head.rsplit(",", 1)[1]
+    else:
+        run = re.search(r"((?:[A-Z0-9][\w'’.&-]*|of|the|and|de|in)(?:\s+(?:[A-Z0-9][\w'’.&-]*|of|the|and|de|in))*)$",
+                        head)
+        a = run.group(1) if run else ""
+    a = re.sub(r"^(?:the|of|and|in)\s+", "", a.strip())
+    b = re.sub(r"^the\s+", "", b.strip())
+    if not a or not b or not (a[0].isupper() or a[0].isdigit()) or not (b[0].isupper() or b[0].isdigit()):
+        return None
+    return (a, b) if len(a) < 80 and len(b) < 80 else None
 
 
-def yes_no(question: str, texts: Sequence[tuple[int, str, str]]) -> RankedAnswer:
+def yes_no(question: str, texts: Sequence[tuple[int, str, str]]) -> RankedAnswer | None:
     """``yes`` when the question's words outside the compared names are in each of the two best passages."""
     two = texts[:2]
     names = set(words(" ".join(title for _, _, title in two)))
     asked = [w for w in words(question) if w not in names]
     found = [sum(1 for w in asked if w in set(words(text))) / max(len(asked), 1) for _, text, _ in two]
+    if not any(w in set(words(text + " " + title)) for w in words(question) for _, text, title in two):
+        return None  # the passages have nothing to do with the question
     answer = "yes" if min(found) >= 0.5 else "no"
     return RankedAnswer(f"span:{answer}", answer, round(min(found), 4), tuple(n for n, _, _ in two))
 
 
-def fallback_spans(text: str) -> list[Span]:
-    """Capitalized phrases and years, when no NER spans are stored for ``text``."""
-    found = [Span(m.group(0), "PROPER", m.start(), m.end())
-             for m in re.finditer(r"\b[A-Z][\w'’-]*(?:\s+(?:of\s+|the\s+|de\s+)?[A-Z][\w'’-]*)*", text)]
-    return found + [Span(m.group(0), "DATE", m.start(), m.end()) for m in YEAR.finditer(text)]
+def _trimmed(span: Span) -> Span:
+    """The span without a trailing possessive or punctuation ("G. Stanley Hall's" -> "G. Stanley Hall")."""
+    text = re.sub(r"(?:['’]s|[,;:.'’\s])+$", "", span.text)
+    return Span(text, span.label, span.start, span.start + len(text)) if text != span.text else span
 
 
 def _sentence(text: str, at: int) -> str:

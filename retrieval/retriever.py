@@ -51,6 +51,8 @@ class RetrieverConfig:
             when installed, else zero-shot), ``zero-shot``, or a trained adapter's directory.
         passage_search: ``ppr`` (dense hits seed PageRank over the passage graph) or ``dense``
             (one slot per passage, no graph); see ``retrieval.passage_search``.
+        mentions: what finds the mentions in passages: ``spacy`` (NER) or ``rules``
+            (capitalized phrases: no model, for tests).
     """
 
     evidence: int = 10
@@ -60,6 +62,7 @@ class RetrieverConfig:
     paths: PathConfig = field(default_factory=PathConfig)
     scorer: str = "auto"
     passage_search: str = "ppr"
+    mentions: str = "spacy"
 
 
 class HybridRetriever:
@@ -119,8 +122,7 @@ class HybridRetriever:
         reader = self.reader
         if not answers and reader is not None:  # no graph answer: read one out of the passages
             answers = self._timed(timings, "read", lambda: reader.read(text, evidence))
-        texts = any(e.passage is not None and not e.passage.id.startswith("e:") for e in evidence)
-        note = None if found or texts else "no entity found"
+        note = None if found or answers else "no entity found"  # passages answered: no note
         prompt = build_prompt(question, [(e.number, e.content) for e in evidence], history)
         return Retrieval(question, tuple(found), tuple(chosen), tuple(answers), tuple(passages),
                          tuple(evidence), prompt, timings, note)

@@ -12,8 +12,8 @@ work on passage answers exactly as on graph answers. Three kinds of question:
   cites the passage of each option;
 - otherwise, candidate spans are the NER spans of the top passages (stored at index time by the
   passage graph), scored by the passage's rank, an answer-type cue (who -> PERSON, when -> DATE,
-  how many -> CARDINAL ...) and how many of the question's words the span's sentence holds;
-  spans the question itself names are not answers.
+  how many -> CARDINAL ...), how many of the question's words the span's sentence holds, and
+  whether the passage is a second hop; spans the question itself names are not answers.
 
 Every label is checked against the passage it cites (normalized containment) before it is
 returned. Passage text is quoted data: nothing in it is obeyed. Deliberately left out: a trained
@@ -51,17 +51,25 @@ TYPES = tuple((re.compile(p, re.I), frozenset(t.split())) for p, t in _CUES)
 EARLY = re.compile(r"\b(first|earlier|earliest|older|oldest|before|sooner)\b", re.I)
 LATE = re.compile(r"\b(later|latest|last|younger|youngest|newer|newest|more recent|most recent|after)\b", re.I)
 YEAR = re.compile(r"\b(1[0-9]{3}|20[0-9]{2})\b")
+NAMES = frozenset("PERSON ORG GPE LOC FAC NORP WORK_OF_ART PRODUCT EVENT LANGUAGE".split())
 RANK_WEIGHT = (1.0, 0.75, 0.55, 0.4, 0.3)
 _SENT = re.compile(r"(?<=[.!?])\s+")
 
 
 @dataclass(frozen=True)
 class ReaderConfig:
-    """How many of the best passages are read, and how the type cue weighs against the rest."""
+    """How many of the best passages are read, and how the cues weigh (tuned on the train samples).
 
-    passages: int = 3
+    ``bridge_bonus`` favours spans of a second-hop passage (one whose title another read passage
+    names and the question does not); ``title_penalty`` disfavours a span that is a read passage's
+    title (the bridge entity itself is rarely the answer).
+    """
+
+    passages: int = 4
     type_bonus: float = 1.0
     overlap_weight: float = 1.5
+    bridge_bonus: float = 1.0
+    title_penalty: float = 0.0
 
     def __post_init__(self) -> None:
         if self.passages < 1:
@@ -105,9 +113,9 @@ class SpanReader:
         asked = set(words(question))
         q_form = f" {normal(question)} "
         best: dict[str, tuple[float, str, int]] = {}
-        for rank, (number, text, _) in enumerate(texts):
-            if not asked & set(words(text)):
-                continue  # nothing of the question is in this passage: it is not read
+        titles = {normal(title) for _, _, title in texts if title}
+        for rank, (number, text, title) in enumerate(texts):
+            bonus = self.config.bridge_bonus if _bridge(title, number, texts, q_form) else 0.0
             for span in self.spans(text) or rule_spans(text):
                 span = _trimmed(span)
                 form = normal(span.text)
@@ -115,8 +123,9 @@ class SpanReader:
                     continue
                 sentence = _sentence(text, span.start)
                 overlap = len(asked & set(words(sentence))) / max(len(asked), 1)
-                score = RANK_WEIGHT[min(rank, len(RANK_WEIGHT) - 1)] + self.config.overlap_weight * overlap
-                score += self.config.type_bonus if span.label in wanted else (-0.5 if wanted else 0.0)
+                score = RANK_WEIGHT[min(rank, len(RANK_WEIGHT) - 1)] + self.config.overlap_weight * overlap + bonus
+                score -= self.config.title_penalty if form in titles else 0.0
+                score += self.config.type_bonus if _fits(span.label, wanted) else (-0.5 if wanted else 0.0)
                 if form not in best or score > best[form][0]:
                     best[form] = (score, span.text, number)
         ranked = sorted(best.items(), key=lambda kv: -kv[1][0])
@@ -187,6 +196,18 @@ def yes_no(question: str, texts: Sequence[tuple[int, str, str]]) -> RankedAnswer
         return None  # the passages have nothing to do with the question
     answer = "yes" if min(found) >= 0.5 else "no"
     return RankedAnswer(f"span:{answer}", answer, round(min(found), 4), tuple(n for n, _, _ in two))
+
+
+def _bridge(title: str, number: int, texts: Sequence[tuple[int, str, str]], q_form: str) -> bool:
+    """The passage is a second hop: another read passage names its title, the question does not."""
+    form = normal(title)
+    return bool(form) and f" {form} " not in q_form and any(
+        n != number and f" {form} " in f" {normal(text)} " for n, text, _ in texts)
+
+
+def _fits(label: str, wanted: frozenset[str]) -> bool:
+    """The span's type is what the question asks for (a rule-found name fits any kind of name)."""
+    return label in wanted or (label == "PROPER" and bool(wanted & NAMES))
 
 
 def _trimmed(span: Span) -> Span:

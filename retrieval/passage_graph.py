@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 VERSION = 1
 GRAPH_LABELS = frozenset("PERSON NORP FAC ORG GPE LOC PRODUCT EVENT WORK_OF_ART LAW LANGUAGE".split())
 MAX_GRAM = 6
+LINK_SCORE = 0.5  # exact or normalized linker matches at least this good join a passage to a KB entity
 _WORDS = re.compile(r"\w+")
 STOP = frozenset("a an the of and or in on at to for is was are were who what which when where how".split())
 
@@ -104,9 +105,9 @@ class PassageGraph:
 
     def _mentions(self, key: int) -> list[tuple[str, str]]:
         digest, title, links = self.passages[key]
-        found = [(f"m:{normal(s.text)}", s.text) for s in self.spans.get(digest, ()) if s.label in GRAPH_LABELS]
-        if title:
-            found.append((f"m:{normal(title)}", title))
+        linked = {normal(surface): e for e, surface in links}  # a mention the linker resolved is the entity
+        names = [s.text for s in self.spans.get(digest, ()) if s.label in GRAPH_LABELS or s.label == "PROPER"]
+        found = [(linked.get(normal(t), f"m:{normal(t)}"), t) for t in [*names, *([title] if title else [])]]
         found += [(e, surface) for e, surface in links]
         return [(n, s) for n, s in dict(found).items() if n != "m:"]
 
@@ -261,4 +262,4 @@ def _links(linker: Linker | None, passage: Passage) -> Iterable[tuple[str, str]]
     if linker is None:
         return ()
     return {(m.best.id, m.text) for m in linker(passage.text[:4000]) if m.best.match in ("exact", "normalized")
-            and m.best.score >= 0.8}
+            and m.best.score >= LINK_SCORE}

@@ -101,7 +101,9 @@ class PassageGraph:
         self.surface: dict[str, set[str]] = {}  # normalized surface -> nodes it names
         pairs = [(self.row[k], self._node(n, s)) for k in self.keys.tolist() for n, s in self._mentions(int(k))]
         self.adjacency = self._matrix(pairs)
-        self._p2n, self._n2p = _stochastic(self.adjacency), _stochastic(self.adjacency.T.tocsr())
+        # the walk's two steps, transposed once here rather than at every iteration
+        self._to_nodes = _stochastic(self.adjacency).T.tocsr()
+        self._to_passages = _stochastic(self.adjacency.T.tocsr()).T.tocsr()
 
     def _mentions(self, key: int) -> list[tuple[str, str]]:
         digest, title, links = self.passages[key]
@@ -164,12 +166,11 @@ class PassageGraph:
         if restart.sum() == 0:
             return np.zeros(n_pass)
         restart /= restart.sum()
-        p2n, n2p = self._p2n, self._n2p
         score = restart.copy()
         d = self.config.damping
         for _ in range(self.config.iterations):
-            to_nodes = p2n.T @ score[:n_pass]
-            to_pass = n2p.T @ score[n_pass:]
+            to_nodes = self._to_nodes @ score[:n_pass]
+            to_pass = self._to_passages @ score[n_pass:]
             score = (1 - d) * restart + d * np.concatenate([to_pass, to_nodes])
         return np.asarray(score[:n_pass])
 

@@ -116,8 +116,8 @@ class SpanReader:
         titles = {normal(title) for _, _, title in texts if title}
         for rank, (number, text, title) in enumerate(texts):
             bonus = self.config.bridge_bonus if _bridge(title, number, texts, q_form) else 0.0
-            for span in self.spans(text) or rule_spans(text):
-                span = _trimmed(span)
+            found = [_trimmed(s) for s in self.spans(text) or rule_spans(text)]
+            for span in found:
                 form = normal(span.text)
                 if not form or f" {form} " in q_form or set(form.split()) <= asked or not supported(span.text, text):
                     continue
@@ -125,6 +125,7 @@ class SpanReader:
                 overlap = len(asked & set(words(sentence))) / max(len(asked), 1)
                 score = RANK_WEIGHT[min(rank, len(RANK_WEIGHT) - 1)] + self.config.overlap_weight * overlap + bonus
                 score -= self.config.title_penalty if form in titles else 0.0
+                score -= 0.0 if span.text[:1].isupper() or span.text[:1].isdigit() else 0.5  # names are cased
                 score += self.config.type_bonus if _fits(span.label, wanted) else (-0.5 if wanted else 0.0)
                 if form not in best or score > best[form][0]:
                     best[form] = (score, span.text, number)

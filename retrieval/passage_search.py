@@ -40,6 +40,7 @@ class SearchConfig:
         seeds: top dense passages that seed PPR.
         temperature: seed weight ``exp((score - best) / temperature)``: lower trusts the top hit more.
         keep: the first ``keep`` dense passages keep their place ahead of the PPR ranking.
+        dense_weight: weight of the dense cosine added to the PPR score (scaled to 1 at the top).
     """
 
     mode: str = "ppr"
@@ -47,6 +48,7 @@ class SearchConfig:
     seeds: int = 5
     temperature: float = 0.05
     keep: int = 1
+    dense_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -105,7 +107,11 @@ class GraphPassages:
         order = np.argsort(-scores, kind="stable")
         keys = self.graph.keys
         tie = {k: s for k, s in dense}
-        ranked = [(int(keys[i]), float(scores[i])) for i in order[: self.config.pool * 2] if scores[i] > 0]
+        top = float(scores[order[0]]) or 1.0
+        floor = dense[-1][1]
+        w = self.config.dense_weight
+        ranked = [(int(keys[i]), float(scores[i]) / top + w * tie.get(int(keys[i]), floor))
+                  for i in order[: self.config.pool * 2] if scores[i] > 0]
         ranked.sort(key=lambda t: (-t[1], -tie.get(t[0], -1.0)))
         head = dense[: self.config.keep]
         taken = {k for k, _ in head}

@@ -78,7 +78,8 @@ def main() -> int:
     with KGQA.open(args.kb, read_only=True, progress=False, generator="off") as qa:
         systems = ev.make_systems(qa, [n for n in names if n in ev.SYSTEMS], "minilm")
         search = qa.retriever().passages
-        assert isinstance(search, GraphPassages) and search.graph is not None
+        if not isinstance(search, GraphPassages) or search.graph is None:
+            raise SystemExit("the knowledge base has no passage graph")
         reader = qa.retriever().reader
         read = reader.read if reader is not None else None
         graph = search.graph

@@ -26,6 +26,7 @@ from model.registry import auto_adapter
 from model.scorer import ZeroShotPathScorer
 from retrieval.graph_index import GraphIndex
 from retrieval.linker import EntityLinker
+from retrieval.passage_search import SearchConfig, open_passage_search
 from retrieval.passages import DensePassages
 from retrieval.paths import PathRetriever
 from retrieval.retriever import HybridRetriever, RetrieverConfig
@@ -42,7 +43,9 @@ def build_retriever(kb: KnowledgeBase, embedder_name: str, config: RetrieverConf
     graph = GraphIndex.from_store(kb.store)  # relation paths in milliseconds instead of Cypher round trips
     paths = PathRetriever(graph, path_scorer(config.scorer, embedder, kb.directory), config.paths, labels)
     passages = DensePassages.open(kb.catalog, kb.store, kb.directory / "dense", embedder)
-    return HybridRetriever(kb.store, linker, paths, passages, config)
+    search, reader = open_passage_search(kb.catalog, passages, kb.directory / "passage_graph", seq, linker,
+                                         SearchConfig(mode=config.passage_search), progress, config.mentions)
+    return HybridRetriever(kb.store, linker, paths, search, config, reader)
 
 
 def path_scorer(setting: str, embedder: Embedder, kb_dir: Path | None = None) -> PathScorer:

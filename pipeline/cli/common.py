@@ -25,10 +25,11 @@ def common_options() -> argparse.ArgumentParser:
 
 
 def open_kb(args: argparse.Namespace, read_only: bool = False) -> KGQA:
+    """The knowledge base of ``--kb`` with the connection options (and ``--embedder`` where the command has it)."""
     return KGQA.open(args.kb, backend=args.backend, read_only=read_only,
                      progress=not getattr(args, "no_progress", False) and not args.json,
                      uri=args.uri, user=args.user, database=args.database,
-                     password=os.environ.get("NEO4J_PASSWORD"))
+                     password=os.environ.get("NEO4J_PASSWORD"), embedder=getattr(args, "embedder", "minilm"))
 
 
 def answering(args: argparse.Namespace) -> KGQA:

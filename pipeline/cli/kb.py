@@ -25,6 +25,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: a
     index.add_argument("--property-labels", type=Path, help="Wikidata property labels (JSONL or TSV)")
     index.add_argument("--batch-size", type=int, default=100_000)
     index.add_argument("--no-progress", action="store_true", help="no progress bars")
+    index.add_argument("--embedder", default="minilm",
+                       help="embedder the passages are prepared for (as for ask: minilm, e5)")
     index.add_argument("--keep-going", action="store_true",
                        help="with several paths: index the others when one fails, report each, exit 1")
     index.set_defaults(func=cmd_index)
@@ -72,6 +74,10 @@ def cmd_index(args: argparse.Namespace) -> int:
             reports.append(report.to_dict())
             if not args.json:
                 print(_index_line(report))
+        if any(r["passages"] and r["status"] != "unchanged" for r in reports):
+            if not args.json:  # embed and find mentions now, not on the first question
+                print("preparing the passages for questions: embedding, mentions, passage graph ...", file=sys.stderr)
+            qa.retriever()
         stats = qa.stats()
     if args.json:
         print(json.dumps({"sources": reports, "failed": [{"path": str(p), "error": str(e)} for p, e in failed],

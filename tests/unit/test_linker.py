@@ -187,7 +187,7 @@ def test_long_question_is_fast(linker: EntityLinker) -> None:
 def test_save_load_round_trip(linker: EntityLinker, tmp_path: Path) -> None:
     linker.save(tmp_path / "linker")
     manifest = json.loads((tmp_path / "linker" / MANIFEST).read_text())
-    assert (manifest["version"], manifest["entities"], manifest["forms"]) == (1, linker.entity_count,
+    assert (manifest["version"], manifest["entities"], manifest["forms"]) == (2, linker.entity_count,
                                                                                 linker.form_count)
     loaded = EntityLinker.load(tmp_path / "linker")
     for question in ("who directed Kismett", "法国的首都是哪里", "where is Paris", "who starred in the Tracker"):

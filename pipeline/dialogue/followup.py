@@ -104,15 +104,18 @@ def resolve(text: str, focus: Focus, link: Link, fit: Fit | None = None,
     found = link(text)
     typed = state.find(text, [(m.start, m.end) for m in found]) if state is not None else None
     said, turn = text, focus.turn
-    if typed is not None:
-        r = typed.referent
-        question, span, entity = _put(text, typed.span, (r.id, r.label), "")
-        rule, turn = typed.rule, r.turn
+    if typed is not None:  # "that director" -> "director James Cameron": the noun still says which relation
+        r, noun = typed.referent, typed.noun
+        s, e = typed.span
+        head = f"{noun} " if noun else ""
+        question, span, entity = text[:s] + head + r.label + text[e:], (s + len(head), s + len(head) + len(r.label)), \
+            (r.id, r.label)
+        rule, turn, said = typed.rule, r.turn, text[s:e]
     else:
         question, rule, span, entity = _rewrite(text, focus, found, fit)
     if rule != "none":
         found = link(question)
-        said = _said(text, question, span)
+        said = said if typed is not None else _said(text, question, span) if rule in ("pronoun", "position") else ""
     elif not found and focus.topic:  # ellipsis: ask it of the topic
         question = text.rstrip(" ?.!") + " " + focus.topic[1] + "?"
         rule, span, entity = "ellipsis", (len(question) - 1 - len(focus.topic[1]), len(question) - 1), focus.topic

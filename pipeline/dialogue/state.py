@@ -4,7 +4,8 @@ Each answered turn adds its topic entity (role ``topic``) and its ranked answers
 ``answer``, with their rank) as ``Referent`` s, with the relation they were reached by and its
 direction. A later turn can refer back to any of them, not only to the last focus:
 
-- by type: "that director", "this actor", "the film" (not "the director of ..."). A person noun
+- by type: "that director", "this actor", "the same film" (not "the director": that is an ellipsis
+  of the focus, "and the director?"). A person noun
   ("director", "actor", "writer") matches a referent whose relation shares its stem ("directed
   by", "starred actors", "written by"; "screenwriter" and "author" read as "writer"); a thing noun
   ("film", "movie", "book", "country") takes the most recent referent that is the subject of its
@@ -61,6 +62,7 @@ class Found:
     span: tuple[int, int]
     referent: Referent
     rule: str  # type | order
+    noun: str = ""  # the type noun, singular ("" for "one")
 
 
 @dataclass(frozen=True)
@@ -83,15 +85,16 @@ class DialogueState:
             if any(a <= m.start() < b for a, b in names or ()):
                 continue
             noun = m["noun"].lower()
-            if m["det"].lower() == "the" and m["n"] is None and noun not in PERSON_NOUNS | THING_NOUNS:
-                continue
+            if m["det"].lower() == "the" and m["n"] is None:
+                continue  # "and the director?" asks the director of the focus (ellipsis), not an earlier one
             if m["n"] is not None:
                 found = self.ordered(ORDINALS[m["n"].lower()], noun)
                 rule = "order"
             else:
                 found, rule = self.typed(noun), "type"
             if found is not None:
-                return Found(m.span(), found, rule)
+                singular = noun[:-1] if noun.endswith("s") and noun[:-1] in PERSON_NOUNS | THING_NOUNS else noun
+                return Found(m.span(), found, rule, "" if singular == "one" else singular)
         return None
 
     def typed(self, noun: str) -> Referent | None:

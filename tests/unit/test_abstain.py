@@ -1,0 +1,73 @@
+"""Abstention: an answer says the knowledge base does not answer instead of answering another relation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from pipeline import KGQA
+from pipeline.abstain import stems
+
+LABEL = "<http://www.w3.org/2000/01/rdf-schema#label>"
+FACTS = """\
+Matrix starred_actors Keanu_Reeves
+Matrix release_year "1999"
+Speed directed_by Jan_de_Bont
+Speed starred_actors Keanu_Reeves
+Speed release_year "1994"
+"""  # the KB has directors, but none for The Matrix
+NAMES = {"Matrix": "The Matrix", "Speed": "Speed", "Keanu_Reeves": "Keanu Reeves", "Jan_de_Bont": "Jan de Bont"}
+
+
+@pytest.fixture(scope="module")
+def qa(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KGQA]:
+    root = tmp_path_factory.mktemp("abstain")
+    lines = [f'<http://x/{node}> {LABEL} "{name}"@en .' for node, name in NAMES.items()]
+    for s, p, o in (line.split() for line in FACTS.splitlines()):
+        lines.append(f"<http://x/{s}> <http://x/{p}> {o if o.startswith(chr(34)) else f'<http://x/{o}>'} .")
+    (root / "films.nt").write_text("\n".join(lines) + "\n")
+    with KGQA.open(root / "kb", progress=False, embedder="hashing", generator="off") as qa:
+        qa.index(root / "films.nt")
+        yield qa
+
+
+def test_a_relation_the_topic_lacks_is_said_not_replaced(qa: KGQA) -> None:
+    a = qa.ask("Who directed The Matrix?")
+    assert a.abstained and a.why == "no such relation" and not a.answers and a.confidence == 0
+    assert a.text.startswith('The knowledge base has no "directed by" for The Matrix.')
+    assert "nearest evidence" in a.text and a.citations  # what it did find is still shown, cited
+    assert "abstained: no such relation" in a.explain()
+
+
+def test_answerable_questions_are_answered(qa: KGQA) -> None:
+    for question, label in (("Who directed Speed?", "Jan de Bont"), ("When was The Matrix released?", "1999"),
+                            ("Who starred in The Matrix?", "Keanu Reeves")):
+        a = qa.ask(question)
+        assert not a.abstained and a.answers[0].label == label, question
+
+
+def test_no_entity_and_a_path_that_does_not_fit(qa: KGQA) -> None:
+    a = qa.ask("What is the capital of Atlantis?")
+    assert a.abstained and a.why == "no entity" and not a.answers
+    b = qa.ask("What is the budget of Speed?")  # no relation of the KB is about budgets
+    assert b.abstained and b.why == "path does not fit" and "Speed" in b.text and not b.answers
+
+
+def test_abstention_can_be_turned_off(qa: KGQA) -> None:
+    from pipeline.abstain import AbstainConfig
+
+    other = KGQA(qa.kb, "hashing", generator="off", abstain=AbstainConfig(enabled=False))  # shares the open store
+    assert other.ask("Who directed The Matrix?").answers
+
+
+def test_chinese_questions_get_chinese_abstentions(qa: KGQA) -> None:
+    a = qa.ask("The Matrix的导演是谁？")
+    assert a.abstained and a.text.startswith("知识库中")
+
+
+def test_stems_meet_across_word_forms() -> None:
+    assert stems("who is the director of") & stems("directed by")
+    assert stems("who wrote") & stems("written by") and stems("where was he born") & stems("place of birth")
+    assert not stems("who is the president of") & stems("capital")
+    assert stems("德国的首都是哪里？") & stems("首都") and not stems("首都") & stems("国家元首")

@@ -65,10 +65,9 @@ def build(sample: Path, per_item: int = 2) -> list[dict[str, Any]]:
 
 def linking(kb: Path, rows: list[dict[str, Any]], fold: bool) -> dict[str, Any]:
     """Top-candidate accuracy of a linker built from the store, with or without folding."""
+    import retrieval.normalize as norm
     from pipeline import KGQA
     from retrieval.linker import EntityLinker
-
-    import retrieval.normalize as norm
 
     original = norm.fold_chinese
     norm.fold_chinese = original if fold else (lambda text: text)  # what normalize calls

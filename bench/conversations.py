@@ -277,6 +277,7 @@ def run(kb_dir: Path, conversations: list[dict[str, Any]], embedder: str, hops: 
     by_kind: dict[str, list[bool]] = defaultdict(list)
     by_ref: dict[str, list[bool]] = defaultdict(list)
     resolved: list[bool] = []  # follow-ups rewritten as expected, when the turn before went right
+    errors: list[dict[str, Any]] = []
     asked = {"expected": 0, "asked_when_expected": 0, "other_turns": 0, "asked_otherwise": 0}
     with KGQA.open(kb_dir, read_only=True, progress=progress, embedder=embedder, config=config,
                    generator="off") as qa:
@@ -287,12 +288,16 @@ def run(kb_dir: Path, conversations: list[dict[str, Any]], embedder: str, hops: 
                 clarified = answer.clarification is not None
                 asked["expected" if t["clarify"] else "other_turns"] += 1
                 asked["asked_when_expected" if t["clarify"] else "asked_otherwise"] += clarified
-                if i > 1 and before_ok and not t["clarify"] and t.get("ref", "x") not in ("order-1-back", "order-2-back"):
+                if i > 1 and before_ok and not t["clarify"] and not t.get("ref", "").startswith("order"):
                     resolved.append((answer.resolved or answer.question).casefold() == t["resolved"].casefold())
                 if "intent" in t:  # a non-question: its intent, no answers
                     ok = answer.intent == t["intent"] and not answer.answers
                 else:
                     ok = clarified if t["clarify"] else hit(answer, t["answers"])
+                if not ok and len(errors) < 40:
+                    errors.append({"id": conv["id"], "turn": i, "question": t["question"], "gold": t["answers"][:3],
+                                   "got": [a.label for a in answer.answers[:3]], "resolved": answer.resolved,
+                                   "intent": answer.intent, "why": answer.why})
                 if not t["clarify"]:
                     by_turn[i].append(ok)
                     by_kind[conv["kind"]].append(ok)
@@ -307,7 +312,7 @@ def run(kb_dir: Path, conversations: list[dict[str, Any]], embedder: str, hops: 
             "follow_ups_resolved": _rate(resolved),
             "clarification_rate": round((asked["asked_when_expected"] + asked["asked_otherwise"]) / max(1, turns), 4),
             "clarification_recall": round(asked["asked_when_expected"] / max(1, asked["expected"]), 4),
-            "unneeded_clarifications": asked["asked_otherwise"]}
+            "unneeded_clarifications": asked["asked_otherwise"], "errors": errors}
 
 
 def _rate(values: list[bool]) -> dict[str, float]:
@@ -341,7 +346,7 @@ def main() -> int:
     parser.add_argument("--embedder", default="minilm")
     parser.add_argument("--hops", type=int, default=3, choices=(1, 2, 3))
     parser.add_argument("--json", action="store_true")
-    parser.add_argument("--deep", action="store_true", help="the references-further-back set (conversations_deep.jsonl)")
+    parser.add_argument("--deep", action="store_true", help="references further back (conversations_deep.jsonl)")
     args = parser.parse_args()
     if args.deep and args.out == OUT:
         args.out = DEEP

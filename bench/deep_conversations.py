@@ -34,7 +34,8 @@ PRONOUN_ELSE = ["what else did he direct?", "which other films did she direct?",
 
 
 def social(text: str, intent: str) -> dict[str, Any]:
-    return {"question": text, "resolved": text, "answers": [], "clarify": False, "intent": intent, "ref": "non-question"}
+    return {"question": text, "resolved": text, "answers": [], "clarify": False, "intent": intent,
+            "ref": "non-question"}
 
 
 def ref(t: dict[str, Any], kind: str) -> dict[str, Any]:
@@ -52,11 +53,16 @@ def back(kb: KB, q: Any, rng: random.Random, three: bool) -> list[dict[str, Any]
     last = rng.choice(TYPE_BACK)
     resolved = last.replace("that director", "director " + director).replace("that filmmaker", "filmmaker " + director)
     resolved = resolved.replace("this director", "director " + director)
-    turns = [ref(turn(q.text, sorted(q.gold)), "none"), ref(turn(rng.choice(RELEASED), year), "pronoun")]
+    released, starred = rng.choice(RELEASED), rng.choice(STARRED)
+    turns = [ref(turn(q.text, sorted(q.gold)), "none"), ref(turn(released, year, _it(released, movie)), "pronoun")]
     if three:
-        turns.append(ref(turn(rng.choice(STARRED), actors), "pronoun"))
+        turns.append(ref(turn(starred, actors, _it(starred, movie)), "pronoun"))
     turns.append(ref(turn(last, others, resolved), "type-3-back" if three else "type-2-back"))
     return turns if heldout(q.text) else None
+
+
+def _it(text: str, name: str) -> str:
+    return text.replace(" it ", f" {name} ").replace(" it?", f" {name}?")
 
 
 def order(kb: KB, director: str, rng: random.Random) -> list[dict[str, Any]] | None:

@@ -39,12 +39,15 @@ from kg.stores import Direction, Edge
 from model.base import TextGenerator
 from model.checks import FinalAnswer, finalize
 from model.chinese import has_cjk
+from model.prompts import build_prompt
 from model.registry import SHIPPED_GENERATOR
 from pipeline.abstain import AbstainConfig, judge, sentence
 from pipeline.feedback import Feedback, FeedbackStore
+from pipeline.qualifiers import arrange, describe, qualified, undated_question
 from pipeline.types import Answer, AnswerStream, Request, build, pieces
 from retrieval.base import Mention, Retrieval
-from retrieval.retriever import HybridRetriever, RetrieverConfig
+from retrieval.fusion import fuse
+from retrieval.retriever import HybridRetriever, RetrieverConfig, cite
 
 if TYPE_CHECKING:
     import rdflib
@@ -314,11 +317,18 @@ class KGQA:
 
     def _retrieve(self, request: Request) -> tuple[Retrieval, dict[str, float]]:
         start = time.perf_counter()
-        retrieval = self.retrieve(request.resolved or request.question, history=request.history,
-                                  mentions=request.mentions)
+        asked = request.resolved or request.question
+        retrieval = self.retrieve(asked, history=request.history, mentions=request.mentions)
+        undated = undated_question(asked, [(m.start, m.end) for m in retrieval.mentions])
+        if undated is not None and request.mentions is None and not any(qualified(retrieval).values()):
+            # "the population of Germany in 2010": the year picks a statement, not a relation
+            again = self.retrieve(undated, history=request.history)
+            if any(qualified(again).values()):
+                retrieval = dataclasses.replace(again, question=asked)
         if request.exclude:
             retrieval = dataclasses.replace(
                 retrieval, answers=tuple(a for a in retrieval.answers if a.id not in request.exclude))
+        retrieval = self._arranged(request, retrieval)
         timings = {**request.timings, **retrieval.timings, "retrieve": _ms(start)}
         return retrieval, timings
 
@@ -336,8 +346,8 @@ class KGQA:
         start = time.perf_counter()
         labels = self._labels(retrieval)
         chinese = has_cjk(request.question)
+        retrieval, items = self._qualified(request, retrieval, labels)
         verdict = judge(retrieval, self.relations(), labels, self.abstain)
-        items = [(labels.get(a.id, a.label), a.evidence) for a in retrieval.answers]
         if verdict is not None and retrieval.answers:
             text = sentence(verdict, items, chinese)
             final = FinalAnswer(text, tuple(dict.fromkeys(n for _, ns in items[:3] for n in ns)), True,
@@ -354,12 +364,42 @@ class KGQA:
                        request.resolved if request.resolved != request.question else None)
         answer = dataclasses.replace(answer, question=request.question, intent=request.intent,
                                      references=request.references)
-        answer = dataclasses.replace(answer, answers=tuple(dataclasses.replace(x, label=labels.get(x.id, x.label))
-                                                           for x in answer.answers))
+        noted = dict(zip((a.id for a in retrieval.answers), (label for label, _ in items)))
+        answer = dataclasses.replace(answer, answers=tuple(
+            dataclasses.replace(x, label=labels.get(x.id, x.label), qualifiers=_note(noted.get(x.id), labels.get(x.id)))
+            for x in answer.answers))
         if verdict is not None:
             answer = dataclasses.replace(answer, answers=(), confidence=0.0, abstained=True, why=verdict.why)
         self.record(answer, request.session, request.turn)
         return answer
+
+    def _arranged(self, request: Request, retrieval: Retrieval) -> Retrieval:
+        """Answers by statement rank and the question's year (``pipeline.qualifiers``), with the
+        evidence and prompt renumbered so that the answers kept first are the ones cited."""
+        quals = qualified(retrieval)
+        answers = arrange(request.resolved or request.question, retrieval.answers, quals) if quals else []
+        if not quals or [a.id for a in answers] == [a.id for a in retrieval.answers]:
+            return retrieval
+        order = {a.id: i for i, a in enumerate(answers)}
+        graph = sorted(((gp, sp.score) for sp in retrieval.relation_paths for gp in sp.paths),
+                       key=lambda t: order.get(t[0].end, len(order)))
+        top = graph[: self.config.evidence]
+        names = self._names({n for gp, _ in top for n in gp.nodes}, {e.predicate for gp, _ in top for e in gp.edges})
+        evidence = fuse(graph, list(retrieval.passages), lambda i: names.get(i, i), self.config.evidence)
+        prompt = build_prompt(retrieval.question, [(e.number, e.content) for e in evidence], request.history)
+        return dataclasses.replace(retrieval, answers=tuple(cite(answers, evidence)), evidence=tuple(evidence),
+                                   prompt=prompt)
+
+    def _qualified(self, request: Request, retrieval: Retrieval, labels: dict[str, str]
+                   ) -> tuple[Retrieval, list[tuple[str, tuple[int, ...]]]]:
+        """(label with its time qualifiers, citations) of each answer."""
+        quals = qualified(retrieval)
+        names = self._names(set(), {p for q in quals.values() for p, _ in q}) if quals else {}
+        items = []
+        for a in retrieval.answers:
+            said = describe(quals.get(a.id, ()), names)
+            items.append((labels.get(a.id, a.label) + (f" ({said})" if said else ""), a.evidence))
+        return retrieval, items
 
     def _labels(self, retrieval: Retrieval) -> dict[str, str]:
         """Display labels of the evidence's nodes and predicates, and of the relation paths' topics."""
@@ -439,6 +479,13 @@ class KGQA:
                  tb: TracebackType | None) -> None:
         self.close()
 
+
+
+def _note(described: str | None, label: str | None) -> str | None:
+    """The qualifier part of "label (qualifiers)", or None."""
+    if not described or not label or described == label:
+        return None
+    return described[len(label) + 2:-1] if described.startswith(label + " (") else None
 
 
 def _intent_embedder(kb_embedder: str) -> str:

@@ -90,6 +90,7 @@ class AnswerItem:
     label: str
     score: float
     citations: tuple[int, ...] = ()
+    qualifiers: str | None = None  # the statement's qualifiers for people ("point in time: 2014")
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,8 @@ def show(answer: Answer, evidence: str = "cited", sentence: bool = True) -> str:
         return answer.text if sentence else ""
     lines = []
     if answer.answers:
-        top = ", ".join(f"{a.label} {''.join(f'[{n}]' for n in a.citations[:3])}".strip() for a in answer.answers[:5])
+        top = ", ".join(f"{a.label}{f' ({a.qualifiers})' if a.qualifiers else ''} "
+                        f"{''.join(f'[{n}]' for n in a.citations[:3])}".strip() for a in answer.answers[:5])
         more = f" (and {len(answer.answers) - 5} more)" if len(answer.answers) > 5 else ""
         lines.append(f"Answer: {top}{more}")
     if not answer.fallback and sentence:

@@ -31,7 +31,8 @@ def test_rules_decide_the_clear_cases(text: str, intent: str) -> None:
 
 
 def test_rules_leave_questions_and_names_alone() -> None:
-    for text in ("who directed Kismet?", "Hi-Fi", "Thank You for Smoking", "what can you do?", "No Country for Old Men"):
+    for text in ("who directed Kismet?", "Hi-Fi", "Thank You for Smoking", "what can you do?",
+                 "No Country for Old Men"):
         assert rule(text) is None, text
 
 

@@ -105,6 +105,7 @@ def run(rows: list[dict[str, Any]], kbs: dict[str, Path], fit_path: float | None
 
     config = AbstainConfig() if fit_path is None else AbstainConfig(fit_path=fit_path)
     counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    errors: list[dict[str, Any]] = []
     for name, directory in kbs.items():
         with KGQA.open(directory, read_only=True, progress=False, generator="off", abstain=config) as qa:
             for r in (r for r in rows if r["kb"] == name):
@@ -117,8 +118,12 @@ def run(rows: list[dict[str, Any]], kbs: dict[str, Path], fit_path: float | None
                 c["answered_right"] += right
                 c["answered_wrong"] += bool(a.answers) and not right
                 c["confidently_wrong"] += bool(a.answers) and not right and a.confidence >= 0.5
+                if (bool(a.answers) and not right) or (r["answerable"] and not a.answers):
+                    errors.append({"question": r["question"], "gold": r["answers"][:3], "got": top, "why": a.why,
+                                   "path": a.relation_path.text if a.relation_path else None,
+                                   "confidence": a.confidence})
     groups = {k: _rates(v) for k, v in counts.items()}
-    return {"fit_path": config.fit_path, "min_link": config.min_link, "groups": groups}
+    return {"fit_path": config.fit_path, "min_link": config.min_link, "groups": groups, "errors": errors}
 
 
 def _rates(c: dict[str, int]) -> dict[str, float]:
@@ -149,7 +154,7 @@ def main() -> int:
     rows = [r for r in rows if args.split == "all" or r["split"] == args.split]
     kbs = {k: v for k, v in (("world", args.world), ("metaqa", args.metaqa)) if v is not None}
     for fit in args.sweep or [None]:
-        print(json.dumps(run(rows, kbs, fit), indent=1))
+        print(json.dumps(run(rows, kbs, fit)))
     return 0
 
 

@@ -11,7 +11,8 @@ It abstains (``Verdict``) when
   path and its score is below ``fit_path`` (a shared word is evidence enough: scores of
   different embedders and scorers are on different scales, words are not);
 - ``weak link``: the topic was linked weakly (``min_link``) and the path shares no word with the
-  question ("hi" read as the language code).
+  question ("hi" read as the language code); or the question names more than the linked entity:
+  capitalised words run on from the mention ("Midnight Over Quarrowmere" linked as "Midnight").
 
 Words are compared by crude stems (``director`` ~ ``directed``, ``wrote`` ~ ``written``);
 Chinese text by shared characters outside function words. The thresholds are on the path
@@ -85,12 +86,33 @@ def judge(retrieval: Retrieval, relations: Mapping[str, str], labels: Mapping[st
         wanted = _named_relation(asked, relations, on_path)
         if wanted is not None:
             return Verdict("no such relation", topic, wanted)
+    if mention is not None and _runs_on(retrieval.question, mention.start, mention.end):
+        return Verdict("weak link", retrieval.question[_name_start(retrieval.question, mention.start):
+                                                       _name_end(retrieval.question, mention.end)].strip())
     link = next((c.score for c in mention.candidates if c.id == best.topic), 1.0) if mention else 1.0
     if not shared and best.score < config.fit_path:
         return Verdict("path does not fit", topic)
     if not shared and link < config.min_link:
         return Verdict("weak link", topic)
     return None
+
+
+_CAPITAL = re.compile(r"[A-Z][\w'’-]*")
+
+
+def _runs_on(question: str, start: int, end: int) -> bool:
+    """Whether a capitalised word directly follows the mention, or precedes it mid-sentence."""
+    return _name_end(question, end) > end or _name_start(question, start) < start
+
+
+def _name_end(question: str, end: int) -> int:
+    m = re.match(r"\s+([A-Z][\w'’-]*)", question[end:])
+    return end + m.end() if m else end
+
+
+def _name_start(question: str, start: int) -> int:
+    m = re.search(r"(?<![.!?]\s)(?<!^)\b([A-Z][\w'’-]*)\s+$", question[:start])
+    return m.start(1) if m and m.start(1) > 0 else start
 
 
 def _named_relation(asked: set[str], relations: Mapping[str, str], on_path: set[str]) -> str | None:
@@ -131,11 +153,13 @@ def sentence(verdict: Verdict, nearest: Iterable[tuple[str, tuple[int, ...]]], c
     near = [f"{label} {_cite(ns)}" for label, ns in nearest if ns][:3]
     if chinese:
         head = {"no entity": "我在知识库中没有找到这个问题提到的实体。",
-                "no such relation": f"知识库中没有{verdict.topic}的“{verdict.wanted}”。"}.get(
+                "no such relation": f"知识库中没有{verdict.topic}的“{verdict.wanted}”。",
+                "weak link": f"知识库中没有名为“{verdict.topic}”的实体。"}.get(
             verdict.why, f"知识库中没有能回答这个关于{verdict.topic}的问题的信息。")
         return head + (f"最接近的证据：{'、'.join(near)}。" if near else "")
     head = {"no entity": "I found no entity of the knowledge base in that question.",
-            "no such relation": f'The knowledge base has no "{verdict.wanted}" for {verdict.topic}.'}.get(
+            "no such relation": f'The knowledge base has no "{verdict.wanted}" for {verdict.topic}.',
+            "weak link": f'The knowledge base has nothing named "{verdict.topic}".'}.get(
         verdict.why, f"The knowledge base has nothing that answers this about {verdict.topic}.")
     return head + (f" The nearest evidence it has: {', '.join(near)}." if near else "")
 

@@ -104,6 +104,8 @@ def resolve(text: str, focus: Focus, link: Link, fit: Fit | None = None,
     found = link(text)
     typed = state.find(text, [(m.start, m.end) for m in found]) if state is not None else None
     said, turn = text, focus.turn
+    span: tuple[int, int] | None
+    entity: tuple[str, str] | None
     if typed is not None:  # "that director" -> "director James Cameron": the noun still says which relation
         r, noun = typed.referent, typed.noun
         s, e = typed.span
@@ -121,7 +123,7 @@ def resolve(text: str, focus: Focus, link: Link, fit: Fit | None = None,
         rule, span, entity = "ellipsis", (len(question) - 1 - len(focus.topic[1]), len(question) - 1), focus.topic
         found, said = link(question), ""
     mentions, original = _place(found, span, entity)
-    earlier = (focus.topic[0],) if focus.topic else ()
+    earlier: tuple[str, ...] = (focus.topic[0],) if focus.topic else ()
     if typed is not None and state is not None:  # "what other films did that director make": not the turn's film
         earlier = tuple(r.id for r in state.referents if r.turn == typed.referent.turn and r.role == "topic")
     exclude = earlier if rule != "none" and ELSE.search(question) else ()

@@ -71,3 +71,24 @@ def test_stems_meet_across_word_forms() -> None:
     assert stems("who wrote") & stems("written by") and stems("where was he born") & stems("place of birth")
     assert not stems("who is the president of") & stems("capital")
     assert stems("德国的首都是哪里？") & stems("首都") and not stems("首都") & stems("国家元首")
+
+
+def test_a_name_longer_than_the_linked_entity_is_not_answered(qa: KGQA) -> None:
+    a = qa.ask("When was The Matrix Revolutions released?")  # the KB has The Matrix only
+    assert a.abstained and a.why == "weak link" and not a.answers
+    assert a.text.startswith('The knowledge base has nothing named "The Matrix Revolutions".')
+
+
+def test_preferred_statements_first_and_the_year_a_question_names() -> None:
+    from pipeline.qualifiers import arrange, describe, undated_question
+    from retrieval.base import RankedAnswer
+
+    answers = [RankedAnswer(i, i, 1.0) for i in ("p2010", "p2014", "p1833")]
+    quals = {"p2010": (("P585", "2010"),), "p2014": (("P585", "2014"), ("rank", "preferred")),
+             "p1833": (("P585", "1833"),)}
+    assert [a.id for a in arrange("What is the population of X?", answers, quals)] == ["p2014", "p2010", "p1833"]
+    assert [a.id for a in arrange("What was the population of X in 2010?", answers, quals)] == ["p2010"]
+    assert [a.id for a in arrange("population of X in 1999?", answers, quals)] == ["p2014", "p2010", "p1833"]
+    assert describe(quals["p2014"], {"P585": "point in time"}) == "point in time: 2014"
+    assert undated_question("What was the population of X in 2010?", []) == "What was the population of X?"
+    assert undated_question("Which films came out in 1999?", [(22, 26)]) is None  # the year is the topic

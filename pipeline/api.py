@@ -420,6 +420,11 @@ class KGQA:
                 labels[p] = retriever.relation_label(p)
         return labels
 
+    def descriptions(self, ids: Sequence[str]) -> dict[str, str]:
+        """The descriptions the knowledge base holds for these entities (those without one left out)."""
+        found = self.kb.store.entities(list(dict.fromkeys(ids)))
+        return {i: e.description for i, e in found.items() if e.description}
+
     def relations(self) -> dict[str, str]:
         """Every relation of the knowledge base: predicate id -> label (read once, until re-indexing)."""
         with self._lock:

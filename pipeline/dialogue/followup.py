@@ -118,7 +118,7 @@ def resolve(text: str, focus: Focus, link: Link, fit: Fit | None = None,
     if rule != "none":
         found = link(question)
         said = said if typed is not None else _said(text, question, span) if rule in ("pronoun", "position") else ""
-    elif not found and focus.topic:  # ellipsis: ask it of the topic
+    elif not found and focus.topic and not _unknown_name(text):  # ellipsis: ask it of the topic
         question = text.rstrip(" ?.!") + " " + focus.topic[1] + "?"
         rule, span, entity = "ellipsis", (len(question) - 1 - len(focus.topic[1]), len(question) - 1), focus.topic
         found, said = link(question), ""
@@ -129,6 +129,12 @@ def resolve(text: str, focus: Focus, link: Link, fit: Fit | None = None,
     exclude = earlier if rule != "none" and ELSE.search(question) else ()
     refs = () if entity is None or rule == "none" else (ResolvedReference(said, entity[0], entity[1], turn, rule),)
     return Rewrite(question, mentions, exclude, rule, original, round((time.perf_counter() - start) * 1000, 2), refs)
+
+
+def _unknown_name(text: str) -> bool:
+    """A capitalised word after the first one ("the capital of Atlantis"): a name the linker did not
+    find, so the turn is not an ellipsis of the focus."""
+    return any(w[0].isupper() and w != "I" for w in re.findall(r"[^\W\d_][\w'’-]*", text)[1:])
 
 
 def _said(text: str, question: str, span: tuple[int, int] | None) -> str:

@@ -61,9 +61,7 @@ def help_text(overview: Mapping[str, object], chinese: bool = False) -> str:
 def _example(entity: str, relation: str, chinese: bool) -> str:
     if chinese:
         return f"{entity}的{relation}是什么？"
-    if relation.endswith(" by"):
-        return f"Who or what is {entity} {relation}?"
-    return f"What is the {relation} of {entity}?"
+    return f"{relation[:1].upper()}{relation[1:]} of {entity}?"
 
 
 def _list(value: object) -> Sequence[object]:

@@ -61,7 +61,7 @@ from kg.errors import KGQAError
 from model.chinese import has_cjk
 from pipeline.dialogue import replies
 from pipeline.dialogue.followup import Focus, Rewrite, as_mention, choose, correction, is_question, resolve, with_entity
-from pipeline.dialogue.intents import Intent
+from pipeline.dialogue.intents import Intent, referring
 from pipeline.dialogue.state import DialogueState
 from pipeline.dialogue.store import SessionStore, check_id
 from pipeline.types import Answer, AnswerStream, Clarification, Option, Request, from_plain, linked, pieces
@@ -73,6 +73,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 FORMAT, VERSION = "kgqa-session", 2  # 2: the dialogue state; version 1 files load with an empty one
 SOCIAL = frozenset({"greeting", "thanks", "goodbye", "chit-chat", "off-topic"})
+STATE_ANSWERS = 10  # answers of a turn whose descriptions the dialogue state keeps
 CORRECTED = re.compile(r"(?:it\s+was|it'?s|answer\s+(?:is|was|should\s+be)|should\s+be|actually|应该是|是)\s*"
                        r"(?P<x>[^,.!?，。！？]+?)\s*[.!?。！？]*$", re.I)
 
@@ -156,6 +157,8 @@ class Session:
             return self._say(text, "Please ask a question." if self.pending is None else
                              "Please reply to the question above:\n" + self._clarification().prompt())
         intent = self.qa.intents().recognize(text, self.pending is not None)
+        if intent.source == "knn" and not intent.asks and self.focus.topic and is_question(text) and referring(text):
+            intent = Intent("follow-up", intent.score, "context")  # "what currency does it use?" is no help request
         if self.pending is not None:
             picked = choose(text, self.pending.options) if intent.name not in SOCIAL | {"help"} else None
             if picked is not None:
@@ -230,8 +233,9 @@ class Session:
             return
         turn = len(self.turns) + 1
         forward = not (rp.steps and rp.steps[-1].startswith("^"))
-        self.state = self.state.add(turn, (rp.topic, rp.topic_label), rp.text, forward,
-                                    tuple((a.id, a.label) for a in answer.answers))
+        answers = tuple((a.id, a.label) for a in answer.answers)
+        described = self.qa.descriptions([rp.topic, *(i for i, _ in answers[:STATE_ANSWERS])])
+        self.state = self.state.add(turn, (rp.topic, rp.topic_label), rp.text, forward, answers, described)
         mention = next((m for m in rewrite.mentions if any(c.id == rp.topic for c in m.candidates)), None)
         span = (mention.start, mention.end) if mention else None
         original = rewrite.original.get(span) if span else None

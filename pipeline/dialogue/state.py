@@ -5,7 +5,8 @@ Each answered turn adds its topic entity (role ``topic``) and its ranked answers
 direction. A later turn can refer back to any of them, not only to the last focus:
 
 - by type: "that director", "this actor", "the same film" (not "the director": that is an ellipsis
-  of the focus, "and the director?"). A person noun
+  of the focus, "and the director?"). A referent whose description in the KB names the noun
+  ("country in Western Europe") is taken first; A person noun
   ("director", "actor", "writer") matches a referent whose relation shares its stem ("directed
   by", "starred actors", "written by"; "screenwriter" and "author" read as "writer"); a thing noun
   ("film", "movie", "book", "country") takes the most recent referent that is the subject of its
@@ -23,6 +24,7 @@ from the graph (``rdf:type``, P31) and coreference by description ("the French o
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from kg.base import LITERAL_PREFIX
@@ -48,6 +50,7 @@ class Referent:
     relation: str = ""  # the label of the relation it was reached by or asked about
     forward: bool = True  # the relation's last hop was followed forwards
     rank: int = 0  # its place among the turn's answers (1 = top), 0 for a topic
+    description: str = ""  # the entity's description in the KB ("country in Western Europe"), if any
 
     @property
     def subject(self) -> bool:
@@ -72,10 +75,12 @@ class DialogueState:
     referents: tuple[Referent, ...] = ()
 
     def add(self, turn: int, topic: tuple[str, str] | None, relation: str, forward: bool,
-            answers: tuple[tuple[str, str], ...]) -> DialogueState:
+            answers: tuple[tuple[str, str], ...], descriptions: Mapping[str, str] | None = None) -> DialogueState:
         """The state after a turn answered ``answers`` about ``topic`` over ``relation``."""
-        new = [Referent(topic[0], topic[1], turn, "topic", relation, forward)] if topic else []
-        new += [Referent(i, label, turn, "answer", relation, forward, rank)
+        said = descriptions or {}
+        new = [Referent(topic[0], topic[1], turn, "topic", relation, forward, 0, said.get(topic[0], ""))
+               ] if topic else []
+        new += [Referent(i, label, turn, "answer", relation, forward, rank, said.get(i, ""))
                 for rank, (i, label) in enumerate(answers, 1) if not i.startswith(LITERAL_PREFIX)]
         return DialogueState(self.referents + tuple(new))
 
@@ -100,6 +105,9 @@ class DialogueState:
     def typed(self, noun: str) -> Referent | None:
         """The most recent referent a type noun fits (see the module docstring)."""
         noun = SYNONYMS.get(noun.rstrip("s") if noun.endswith("s") and noun[:-1] in PERSON_NOUNS else noun, noun)
+        described = [r for r in self.referents if _stem(noun) in {_stem(w) for w in _words(r.description)}]
+        if described:  # the KB says what it is: "country in Western Europe"
+            return described[-1]
         if noun in THING_NOUNS or noun.rstrip("s") in THING_NOUNS:
             return next((r for r in reversed(self.referents) if r.subject), None)
         stem = _stem(noun)

@@ -12,7 +12,8 @@ It abstains (``Verdict``) when
   different embedders and scorers are on different scales, words are not);
 - ``weak link``: the topic was linked weakly (``min_link``) and the path shares no word with the
   question ("hi" read as the language code); or the question names more than the linked entity:
-  capitalised words run on from the mention ("Midnight Over Quarrowmere" linked as "Midnight").
+  capitalised words run on from the mention ("Midnight Over Quarrowmere" linked as "Midnight"), or
+  a Chinese name joined by "·" holds more than the mention ("道格拉斯·亚当斯" linked as "格拉").
 
 Words are compared by crude stems (``director`` ~ ``directed``, ``wrote`` ~ ``written``);
 Chinese text by shared characters outside function words. The thresholds are on the path
@@ -89,6 +90,9 @@ def judge(retrieval: Retrieval, relations: Mapping[str, str], labels: Mapping[st
     if mention is not None and _runs_on(retrieval.question, mention.start, mention.end):
         return Verdict("weak link", retrieval.question[_name_start(retrieval.question, mention.start):
                                                        _name_end(retrieval.question, mention.end)].strip())
+    named = _transliterated(retrieval.question, mention.start, mention.end) if mention is not None else None
+    if named is not None:
+        return Verdict("weak link", named)
     link = next((c.score for c in mention.candidates if c.id == best.topic), 1.0) if mention else 1.0
     if not shared and best.score < config.fit_path:
         return Verdict("path does not fit", topic)
@@ -103,6 +107,16 @@ _CAPITAL = re.compile(r"[A-Z][\w'’-]*")
 def _runs_on(question: str, start: int, end: int) -> bool:
     """Whether a capitalised word directly follows the mention, or precedes it mid-sentence."""
     return _name_end(question, end) > end or _name_start(question, start) < start
+
+
+def _transliterated(question: str, start: int, end: int) -> str | None:
+    """A name joined by "·" ("道格拉斯·亚当斯") that holds the mention and is longer than it."""
+    for m in re.finditer(r"[\u3400-\u9fff]+(?:[·・•][\u3400-\u9fff]+)+", question):
+        last = re.match(r"[^出去在是的有哪谁什么为和与了吗呢]{1,4}", question[m.start() + m.group().rfind("·") + 1:])
+        stop = m.start() + m.group().rfind("·") + 1 + (last.end() if last else 0)
+        if m.start() <= start and end <= stop and (m.start(), stop) != (start, end):
+            return question[m.start():stop]
+    return None
 
 
 def _name_end(question: str, end: int) -> int:

@@ -92,3 +92,10 @@ def test_preferred_statements_first_and_the_year_a_question_names() -> None:
     assert describe(quals["p2014"], {"P585": "point in time"}) == "point in time: 2014"
     assert undated_question("What was the population of X in 2010?", []) == "What was the population of X?"
     assert undated_question("Which films came out in 1999?", [(22, 26)]) is None  # the year is the topic
+
+
+def test_a_transliterated_chinese_name_is_not_answered_by_a_part_of_it(qa: KGQA) -> None:
+    from pipeline.abstain import _transliterated
+
+    assert _transliterated("道格拉斯·亚当斯出生在哪里？", 1, 3) == "道格拉斯·亚当斯"
+    assert _transliterated("道格拉斯·亚当斯出生在哪里？", 0, 8) is None and _transliterated("德国的人口", 0, 2) is None

@@ -73,6 +73,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 FORMAT, VERSION = "kgqa-session", 2  # 2: the dialogue state; version 1 files load with an empty one
 SOCIAL = frozenset({"greeting", "thanks", "goodbye", "chit-chat", "off-topic"})
+NAMED = 0.45  # a linked entity this sure makes a message a question whatever the classifier says
 STATE_ANSWERS = 10  # answers of a turn whose descriptions the dialogue state keeps
 CORRECTED = re.compile(r"(?:it\s+was|it'?s|answer\s+(?:is|was|should\s+be)|should\s+be|actually|应该是|是)\s*"
                        r"(?P<x>[^,.!?，。！？]+?)\s*[.!?。！？]*$", re.I)
@@ -156,9 +157,7 @@ class Session:
         if not text:
             return self._say(text, "Please ask a question." if self.pending is None else
                              "Please reply to the question above:\n" + self._clarification().prompt())
-        intent = self.qa.intents().recognize(text, self.pending is not None)
-        if intent.source == "knn" and not intent.asks and self.focus.topic and is_question(text) and referring(text):
-            intent = Intent("follow-up", intent.score, "context")  # "what currency does it use?" is no help request
+        intent = self._intent(text)
         if self.pending is not None:
             picked = choose(text, self.pending.options) if intent.name not in SOCIAL | {"help"} else None
             if picked is not None:
@@ -178,6 +177,19 @@ class Session:
             return self._correct(text, fixed)
         rewrite = resolve(text, self.focus, self.qa.link, self._fit, self.state)
         return self._run(text, rewrite)
+
+    def _intent(self, text: str) -> Intent:
+        """The recognised intent, overruled by the conversation and the KB where the classifier guessed:
+        a question that refers to the focus ("what currency does it use?", "what about A Farewell to
+        Arms?") or names a KB entity clearly ("what does Philip Hubbard appear in") asks the KB."""
+        intent = self.qa.intents().recognize(text, self.pending is not None)
+        if intent.source != "knn" or intent.asks or intent.name == "clarification":
+            return intent
+        if self.focus.topic and is_question(text) and referring(text):
+            return Intent("follow-up", intent.score, "context")
+        if any(m.best.score >= NAMED for m in self.qa.link(text)):
+            return Intent("follow-up" if referring(text) else "question", intent.score, "context")
+        return intent
 
     def _social(self, text: str, intent: Intent, again: bool = False) -> Answer:
         """A reply without retrieval; nothing of the conversation changes."""

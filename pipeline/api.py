@@ -1,9 +1,12 @@
 """The ``KGQA`` facade: the one front door of the Python API.
 
 It opens a knowledge base, indexes, removes and inspects sources, retrieves evidence, and
-answers questions (``ask``): retrieve -> generate (when a generator is on) -> check the
-citations (``model.checks.finalize``) -> a plain-data ``Answer``, recorded in the feedback store
-so that ``feedback`` can refer to it. ``session`` starts a conversation (``pipeline.session``).
+answers questions (``ask``): retrieve -> arrange the answers by statement rank and the question's
+year (``pipeline.qualifiers``) -> generate (when a generator is on) -> abstain when the best
+relation path does not answer the question (``pipeline.abstain``) or check the citations
+(``model.checks.finalize``; Chinese questions get Chinese sentences) -> a plain-data ``Answer``,
+recorded in the feedback store so that ``feedback`` can refer to it. ``ask_stream`` streams the
+checked text, never a draft. ``session`` starts or resumes a conversation (``pipeline.dialogue``).
 
 Opening is cheap: the embedder, the entity linker and the passage index are loaded (or built
 and saved in the knowledge base directory) on the first question, and rebuilt when the store

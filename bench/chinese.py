@@ -108,6 +108,7 @@ def main() -> int:
     parser.add_argument("--kb", type=Path)
     parser.add_argument("--hops", type=int, default=1, choices=(1, 2, 3))
     parser.add_argument("--no-answers", action="store_true", help="linking only")
+    parser.add_argument("--limit", type=int, help="answer the first N questions only")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.build:
@@ -118,7 +119,7 @@ def main() -> int:
     rows = [json.loads(line) for line in OUT.read_text(encoding="utf-8").splitlines() if line]
     result: dict[str, Any] = {"before": linking(args.kb, rows, False), "after": linking(args.kb, rows, True)}
     if not args.no_answers:
-        result["answers"] = answering(args.kb, rows, args.hops)
+        result["answers"] = answering(args.kb, rows[: args.limit], args.hops)
     print(json.dumps(result, indent=1, ensure_ascii=False))
     return 0
 

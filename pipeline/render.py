@@ -20,9 +20,14 @@ if TYPE_CHECKING:
 
 def explain(a: Answer) -> str:
     """The reasoning of ``a`` in readable lines (see ``Answer.explain``)."""
-    lines = [f"Question: {a.question}"]
+    lines = [f"Question: {a.question}    (intent: {a.intent})"]
     if a.resolved and a.resolved != a.question:
         lines.append(f"Resolved: {a.resolved}")
+    for r in a.references:
+        said = f'"{r.text}"' if r.text else "(nothing named)"
+        lines.append(f"  {said} -> {r.label} [{r.id}] from turn {r.turn} (by {r.rule})")
+    if a.intent not in ("question", "follow-up") and not a.citations:
+        return "\n".join([*lines, f"Text: {a.text}"])
     if a.clarification is not None:
         return "\n".join([*lines, a.clarification.prompt()])
     lines.append("Linked entities:" if a.mentions else "Linked entities: none")
@@ -46,6 +51,8 @@ def explain(a: Answer) -> str:
         lines.append(f"Answer: {top}{more}    confidence {a.confidence:.2f}")
     how = "deterministic sentence" if a.generated is None else \
         "generated, failed checks: " + "; ".join(a.problems) if a.fallback else "generated, checked"
+    if a.abstained:
+        how = f"abstained: {a.why}"
     lines.append(f"Text: {a.text}    ({how})")
     if a.timings:
         lines.append("Timings: " + ", ".join(f"{k} {v:.1f} ms" for k, v in a.timings.items()))

@@ -27,10 +27,11 @@ import dataclasses
 import json
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from kg.errors import KGQAError
 from kg.stores.base import path_text
 from model.checks import FinalAnswer
 from pipeline import render
@@ -89,6 +90,7 @@ class AnswerItem:
     label: str
     score: float
     citations: tuple[int, ...] = ()
+    qualifiers: str | None = None  # the statement's qualifiers for people ("point in time: 2014")
 
 
 @dataclass(frozen=True)
@@ -143,6 +145,22 @@ class RelationChoice:
 
 
 @dataclass(frozen=True)
+class ResolvedReference:
+    """A reference to the conversation that a turn's question was rewritten with.
+
+    ``text`` is what the user wrote ("that director", "it", "the second one"), ``id`` and
+    ``label`` the entity it was read as, ``turn`` the earlier turn (1-based) that entity came
+    from, ``rule`` how it was resolved (pronoun, position, type, order, ellipsis, what-about).
+    """
+
+    text: str
+    id: str
+    label: str
+    turn: int
+    rule: str
+
+
+@dataclass(frozen=True)
 class Answer:
     """The answer to one question (or one turn of a conversation), as plain data.
 
@@ -150,6 +168,10 @@ class Answer:
     resolution (``None`` when it is the same). ``cited`` holds the citation numbers the final
     text cites. ``fallback`` is true when the text is the deterministic sentence rather than
     checked generated text (``problems`` says why); ``generated`` is the raw generated text.
+    ``intent`` is what the message was (``pipeline.dialogue.intents.INTENTS``; ``question`` for
+    ``KGQA.ask``); ``abstained`` is true when the text says the knowledge base does not answer
+    the question, ``why`` says which check decided it (weak link, path does not fit, no such
+    relation, no entity); ``references`` are the conversation references resolved for this turn.
     """
 
     id: str
@@ -169,6 +191,10 @@ class Answer:
     clarification: Clarification | None = None
     resolved: str | None = None
     prompt: str = ""
+    intent: str = "question"
+    abstained: bool = False
+    why: str | None = None
+    references: tuple[ResolvedReference, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict (tuples become lists)."""
@@ -328,6 +354,8 @@ class Request:
         exclude: entity ids never given as answers ("what *else* did he direct").
         session, turn: where the answer belongs, for the feedback store.
         timings: stages already measured (ms), merged into the answer's.
+        intent: what the message was (``question`` or ``follow-up`` when it reaches retrieval).
+        references: the conversation references resolved into ``resolved``.
     """
 
     question: str
@@ -338,3 +366,41 @@ class Request:
     session: str | None = None
     turn: int | None = None
     timings: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    intent: str = "question"
+    references: tuple[ResolvedReference, ...] = ()
+
+
+class AnswerStream:
+    """The text of an answer as it is produced; ``answer`` is the checked ``Answer`` at the end.
+
+    Iterating yields ``str`` pieces; once the iterator is exhausted ``answer`` is set (reading it
+    earlier consumes the rest of the stream). When the generated text failed its checks,
+    ``answer.text`` is the deterministic sentence, and that is what was streamed: the pieces always join to
+    ``answer.text``.
+    """
+
+    def __init__(self, items: Iterator[str | Answer]) -> None:
+        self._items = items
+        self._answer: Answer | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        for item in self._items:
+            if isinstance(item, str):
+                yield item
+            else:
+                self._answer = item
+
+    @property
+    def answer(self) -> Answer:
+        for _ in self:
+            pass
+        if self._answer is None:
+            raise KGQAError("the answer stream ended without an answer")
+        return self._answer
+
+
+def pieces(text: str) -> Iterator[str]:
+    """``text`` in word-sized pieces (each with its following space) that join back to it."""
+    import re
+
+    yield from (m.group() for m in re.finditer(r"\S+\s*|\s+", text))

@@ -25,8 +25,8 @@ space, spaces collapse, and spaces between two CJK characters disappear ("道格
 their original has a capital or a digit, and then link only where the question spells them
 exactly, not as its first word; single CJK characters are not indexed (mostly function words).
 
-Left out on purpose: traditional/simplified Chinese conversion (labels in both are indexed when
-the source has them), disambiguation by context (callers see every candidate and
+Traditional Chinese folds to simplified in ``normalize`` (so "道格拉斯·亚当斯" finds the stored
+"道格拉斯·亞當斯"). Left out on purpose: disambiguation by context (callers see every candidate and
 ``Mention.ambiguous``) and relation nodes (they name predicates, not topics).
 
 Why over the house's ~400 lines: mention detection is one algorithm over one in-memory index
@@ -65,7 +65,7 @@ from retrieval.normalize import no_space, normalize, normalize_mapped
 
 log = logging.getLogger(__name__)
 
-FORMAT_NAME, FORMAT_VERSION = "kgqa-entity-linker", 1
+FORMAT_NAME, FORMAT_VERSION = "kgqa-entity-linker", 2  # 2: forms fold traditional Chinese
 MANIFEST, INDEX, VECTORS = "manifest.json", "index.json", "vectors.npy"
 STOPWORDS = frozenset("""
 a an the and or but nor of to in on at by for from with without into onto about as is are was were be been

@@ -2,7 +2,8 @@
 
 NFKC (full-width -> ASCII), casefold, accents stripped from Latin letters only (other scripts
 keep their marks), every character that is not a letter, digit or mark becomes a space, spaces
-collapse, and spaces between two CJK (or kana, Thai) characters disappear. ASCII text takes a
+collapse, spaces between two CJK (or kana, Thai) characters disappear, and traditional Chinese
+characters become simplified (``model.chinese.fold``, one character for one). ASCII text takes a
 fast path with the same result. Nothing here knows about entities.
 """
 
@@ -12,6 +13,8 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from functools import lru_cache
+
+from model.chinese import fold as fold_chinese
 
 _ASCII_WORD = re.compile(r"[A-Za-z0-9]+")
 _NO_SPACE = ((0x0E00, 0x0E7F), (0x3040, 0x30FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF),
@@ -32,7 +35,7 @@ def _is_latin(ch: str) -> bool:
 @lru_cache(maxsize=1 << 16)
 def _fold(cluster: str) -> str:
     """One base character with its marks, normalized (may be empty, a space or several chars)."""
-    text = unicodedata.normalize("NFKC", cluster).casefold()
+    text = fold_chinese(unicodedata.normalize("NFKC", cluster).casefold())  # 亞當 -> 亚当, length kept
     decomposed = unicodedata.normalize("NFKD", text)
     if decomposed and _is_latin(decomposed[0]):
         text = "".join(c for c in decomposed if not unicodedata.combining(c)).translate(_LATIN_EXTRA)

@@ -15,11 +15,13 @@ statement becomes a ``Triple`` with its qualifiers; values map as follows:
 * globecoordinate -> COORDINATES ``"lat lon"``, the globe as ``unit`` when it is not Earth.
 
 Deliberately left out: references, sitelinks, lexeme forms and senses. Deprecated statements
-are skipped. ``somevalue``/``novalue`` snaks (main or qualifier) are skipped rather than turned
-into invented blank nodes, and so are value types this reader does not know; all of these are
-counted in one debug log line per file. A last line cut short (an interrupted download) is
-logged as a warning and the rest kept; a malformed line elsewhere is a ``SourceFormatError``,
-or counted in ``Batch.skipped`` with ``skip_errors``.
+are skipped; a preferred statement carries the qualifier ``(RANK, "preferred")`` (``RANK`` is
+``"rank"``), so answers can put it before the normal-rank values of the same property.
+``somevalue``/``novalue`` snaks (main or qualifier) are skipped rather than turned into invented
+blank nodes, and so are value types this reader does not know; all of these are counted in one
+debug log line per file. A last line cut short (an interrupted download) is logged as a warning
+and the rest kept; a malformed line elsewhere is a ``SourceFormatError``, or counted in
+``Batch.skipped`` with ``skip_errors``.
 
 With ``options.property_labels``, each property is also emitted as a relation ``Entity`` from
 that file the first time a statement or qualifier uses it, in the batch that holds that use
@@ -46,6 +48,7 @@ logger = logging.getLogger(__name__)
 _ENTITY_URI = "http://www.wikidata.org/entity/"
 _EARTH = "Q2"
 _ID_PREFIX = {"item": "Q", "property": "P", "lexeme": "L"}
+RANK = "rank"  # the pseudo-qualifier that marks a preferred statement
 Json = dict[str, Any]
 
 
@@ -184,6 +187,8 @@ def _statement(subject: str, statement: Json, provenance: Provenance, counts: Co
         return None
     qualifiers = [(pid, qv) for pid in statement.get("qualifiers-order") or statement.get("qualifiers") or ()
                   for q in statement["qualifiers"][pid] if (qv := _snak_value(q, counts)) is not None]
+    if statement.get("rank") == "preferred":
+        qualifiers.append((RANK, "preferred"))
     return Triple(subject, snak["property"], value, provenance, tuple(qualifiers))
 
 

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from pipeline.cli.chat import Chat, line_editing, show
+from pipeline.cli.chat import Chat, line_editing, show, terminal
 from pipeline.cli.common import answering
 from pipeline.dialogue.session import Session
 from pipeline.types import Answer
@@ -42,6 +42,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: a
     chat.add_argument("--hops", type=int, default=3, choices=(1, 2, 3), help="longest relation path")
     chat.add_argument("--generator", choices=("auto", "off"), default="auto", help="as for ask")
     chat.add_argument("--scorer", default="auto", help="as for ask")
+    chat.add_argument("--session", metavar="ID", help="resume (or start) the conversation kept under this id")
+    chat.add_argument("--no-stream", action="store_true", help="print each answer when complete")
     chat.set_defaults(func=cmd_chat)
 
 
@@ -67,7 +69,7 @@ def render(answer: Answer, fmt: str, explain: bool = False) -> str:
 
 def cmd_chat(args: argparse.Namespace) -> int:
     with answering(args) as qa:
-        session = Session.load(qa, args.load) if args.load else qa.session()
+        session = Session.load(qa, args.load) if args.load else qa.session(args.session)
         if sys.stdin.isatty():
             line_editing()
-        return Chat(session).run()
+        return Chat(session, emit=None if args.no_stream else terminal).run()

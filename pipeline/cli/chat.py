@@ -11,13 +11,16 @@ can be driven by piping lines into it. Lines that start with ``/`` are commands:
     /help               this list
     /quit               leave (end of input does too)
 
-``show`` renders an answer for people; ``kgqa ask`` uses it too. Left out: streaming the
-generated text (answers print when checked) and colours.
+``show`` renders an answer for people; ``kgqa ask`` uses it too. With ``emit`` (the CLI passes
+one that writes to the terminal at once) each turn streams: the answer's sentence comes piece by
+piece from ``Session.ask_stream`` (always the checked text, never a draft the checks would
+replace), then the answers, reasoning and evidence. Left out: colours.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -31,19 +34,21 @@ Read = Callable[[str], str]
 Write = Callable[[str], None]
 
 
-def show(answer: Answer, evidence: str = "cited") -> str:
+def show(answer: Answer, evidence: str = "cited", sentence: bool = True) -> str:
     """The answer for people: the answers, the sentence, the reasoning and the evidence.
 
-    ``evidence`` is ``cited`` (the evidence the sentence and answers cite), ``all`` or ``none``.
+    ``evidence`` is ``cited`` (the evidence the sentence and answers cite), ``all`` or ``none``;
+    ``sentence=False`` leaves out the answer's text (it was streamed already).
     """
     if answer.clarification is not None or not answer.citations:
-        return answer.text
+        return answer.text if sentence else ""
     lines = []
     if answer.answers:
-        top = ", ".join(f"{a.label} {''.join(f'[{n}]' for n in a.citations[:3])}".strip() for a in answer.answers[:5])
+        top = ", ".join(f"{a.label}{f' ({a.qualifiers})' if a.qualifiers else ''} "
+                        f"{''.join(f'[{n}]' for n in a.citations[:3])}".strip() for a in answer.answers[:5])
         more = f" (and {len(answer.answers) - 5} more)" if len(answer.answers) > 5 else ""
         lines.append(f"Answer: {top}{more}")
-    if not answer.fallback:
+    if not answer.fallback and sentence:
         lines.append(f"  {answer.text}")
     rp = answer.relation_path
     if rp is not None:
@@ -51,7 +56,7 @@ def show(answer: Answer, evidence: str = "cited") -> str:
                      f"(score {rp.score:.2f}; confidence {answer.confidence:.2f})")
     wanted = set(answer.cited) | {n for a in answer.answers for n in a.citations}
     shown = [c for c in answer.citations if evidence == "all" or evidence == "cited" and c.number in wanted]
-    if not answer.answers:
+    if not answer.answers and sentence:
         lines.insert(0, answer.text)
     if shown:
         lines.append("Evidence:")
@@ -62,10 +67,11 @@ def show(answer: Answer, evidence: str = "cited") -> str:
 class Chat:
     """The REPL over one session; ``run`` reads lines until ``/quit`` or the end of input."""
 
-    def __init__(self, session: Session, read: Read = input, write: Write = print) -> None:
+    def __init__(self, session: Session, read: Read = input, write: Write = print, emit: Write | None = None) -> None:
         self.session = session
         self.read = read
         self.write = write
+        self.emit = emit  # writes a streamed piece as it comes (no newline); None: no streaming
 
     def run(self) -> int:
         self.write('Ask a question about the knowledge base; "/help" lists the commands.')
@@ -83,11 +89,19 @@ class Chat:
 
     def turn(self, line: str) -> None:
         try:
-            answer = self.session.ask(line)
+            if self.emit is None:
+                self.write(show(self.session.ask(line)))
+                return
+            stream = self.session.ask_stream(line)
+            for piece in stream:
+                self.emit(piece)
+            self.emit("\n")
+            details = show(stream.answer, sentence=False)
         except KGQAError as exc:
             self.write(f"error: {exc}")
             return
-        self.write(show(answer))
+        if details:
+            self.write(details)
 
     def command(self, line: str) -> bool:
         """Run one ``/command``; False when the chat should end."""
@@ -147,6 +161,12 @@ class Chat:
             self.write(f"error: cannot save to {rest}: {exc.strerror or exc}")
             return
         self.write(f"saved to {rest}")
+
+
+def terminal(piece: str) -> None:
+    """Write a streamed piece to standard output at once."""
+    sys.stdout.write(piece)
+    sys.stdout.flush()
 
 
 def line_editing(history: Path | None = None) -> None:

@@ -13,7 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from kg.base import LITERAL_PREFIX
-from pipeline.types import Option
+from pipeline.dialogue.state import DialogueState
+from pipeline.types import Option, ResolvedReference
 from retrieval.base import Candidate, Mention
 from retrieval.paths import mask
 
@@ -37,6 +38,7 @@ class Focus:
     answers: tuple[tuple[str, str], ...] = ()
     mention: str | None = None  # the topic mention and all its candidates, for corrections
     candidates: tuple[Option, ...] = ()
+    turn: int = 0  # the turn that set it
 
 
 WHAT_ABOUT = re.compile(r"^(?:and\s+|so\s+)?(?:what|how)\s+about\s+(?P<x>.+?)\s*[?.]*$", re.I)  # "!" may be a name's
@@ -59,7 +61,7 @@ CORRECTION = re.compile(r"^(?:(?:no|nope|wrong)\s*[,.!;:-]+|not (?:that|this)(?:
                         r"(?:i\s+(?:meant|mean|wanted)\s+)?(?P<a>.*)$|^i\s+(?:meant|mean)\s+(?P<b>.+)$", re.I)
 
 
-QUESTION = re.compile(r"\?\s*$|^(?:and\s+)?(?:who|whom|whose|what|which|when|where|why|how|list|name|tell)\b", re.I)
+QUESTION = re.compile(r"[?？]\s*$|^(?:and\s+)?(?:who|whom|whose|what|which|when|where|why|how|list|name|tell)\b", re.I)
 
 
 PERSON = frozenset("he she him her his hers they them their".split())
@@ -83,29 +85,64 @@ class Rewrite:
     question: str
     mentions: tuple[Mention, ...]
     exclude: tuple[str, ...] = ()
-    rule: str = "none"  # none | pronoun | position | what-about | ellipsis | chosen
+    rule: str = "none"  # none | pronoun | position | type | order | what-about | ellipsis | chosen
     original: dict[tuple[int, int], Mention] = field(default_factory=dict)  # linker's view of a substituted span
     link_ms: float = 0.0
+    references: tuple[ResolvedReference, ...] = ()  # what was resolved, and from which turn
 
 
-def resolve(text: str, focus: Focus, link: Link, fit: Fit | None = None) -> Rewrite:
+def resolve(text: str, focus: Focus, link: Link, fit: Fit | None = None,
+            state: DialogueState | None = None) -> Rewrite:
     """The stand-alone form of ``text`` given the conversation's ``focus`` (see the module docstring).
 
     ``fit(question, entity id)`` says how well a question (its reference removed) can be asked
-    of an entity; with it, a pronoun may switch to its other possible referent.
+    of an entity; with it, a pronoun may switch to its other possible referent. ``state`` (all
+    earlier turns' entities) resolves references by type and order ("that director", "the
+    second movie") to whichever turn they name, before the focus rules.
     """
     start = time.perf_counter()
     found = link(text)
-    question, rule, span, entity = _rewrite(text, focus, found, fit)
+    typed = state.find(text, [(m.start, m.end) for m in found]) if state is not None else None
+    said, turn = text, focus.turn
+    span: tuple[int, int] | None
+    entity: tuple[str, str] | None
+    if typed is not None:  # "that director" -> "director James Cameron": the noun still says which relation
+        r, noun = typed.referent, typed.noun
+        s, e = typed.span
+        head = f"{noun} " if noun else ""
+        question, span, entity = text[:s] + head + r.label + text[e:], (s + len(head), s + len(head) + len(r.label)), \
+            (r.id, r.label)
+        rule, turn, said = typed.rule, r.turn, text[s:e]
+    else:
+        question, rule, span, entity = _rewrite(text, focus, found, fit)
     if rule != "none":
         found = link(question)
-    elif not found and focus.topic:  # ellipsis: ask it of the topic
+        said = said if typed is not None else _said(text, question, span) if rule in ("pronoun", "position") else ""
+    elif not found and focus.topic and not _unknown_name(text):  # ellipsis: ask it of the topic
         question = text.rstrip(" ?.!") + " " + focus.topic[1] + "?"
         rule, span, entity = "ellipsis", (len(question) - 1 - len(focus.topic[1]), len(question) - 1), focus.topic
-        found = link(question)
+        found, said = link(question), ""
     mentions, original = _place(found, span, entity)
-    exclude = (focus.topic[0],) if focus.topic and rule != "none" and ELSE.search(question) else ()
-    return Rewrite(question, mentions, exclude, rule, original, round((time.perf_counter() - start) * 1000, 2))
+    earlier: tuple[str, ...] = (focus.topic[0],) if focus.topic else ()
+    if typed is not None and state is not None:  # "what other films did that director make": not the turn's film
+        earlier = tuple(r.id for r in state.referents if r.turn == typed.referent.turn and r.role == "topic")
+    exclude = earlier if rule != "none" and ELSE.search(question) else ()
+    refs = () if entity is None or rule == "none" else (ResolvedReference(said, entity[0], entity[1], turn, rule),)
+    return Rewrite(question, mentions, exclude, rule, original, round((time.perf_counter() - start) * 1000, 2), refs)
+
+
+def _unknown_name(text: str) -> bool:
+    """A capitalised word after the first one ("the capital of Atlantis"): a name the linker did not
+    find, so the turn is not an ellipsis of the focus."""
+    return any(w[0].isupper() and w != "I" for w in re.findall(r"[^\W\d_][\w'’-]*", text)[1:])
+
+
+def _said(text: str, question: str, span: tuple[int, int] | None) -> str:
+    """The words of ``text`` a substitution replaced (``question[span]`` took their place)."""
+    if span is None:
+        return ""
+    tail = len(question) - span[1]
+    return text[span[0]: len(text) - tail].strip() if len(text) - tail >= span[0] else ""
 
 
 def _rewrite(text: str, focus: Focus, found: list[Mention], fit: Fit | None

@@ -28,8 +28,18 @@ nearly tie) the session answers with a ``Clarification`` listing the options wit
 apart, reads the next turn as the reply (a number, or words of one option; a reply that matches
 nothing is asked again, unless it is a new question) and then answers with the chosen entity.
 
+Before any of this, each message's intent is recognised (``pipeline.dialogue.intents``): greetings,
+thanks, goodbyes, help ("what can you do?": what the knowledge base holds, with example questions
+drawn from it), chit-chat and off-topic messages get a reply without retrieval, and feedback in
+words ("that's wrong, it was X") is recorded on the last answer. None of them changes the focus,
+the dialogue state or a pending clarification. The dialogue state (``pipeline.dialogue.state``)
+keeps every entity of every answered turn, so "that director" or "the second movie" reaches back
+to the turn that produced it; each answer lists the references it resolved and their turns.
+
 Turns are serialised: a lock makes two threads that share a session wait for each other, so
-turns keep a consistent order and focus. ``save``/``load`` keep a session as JSON.
+turns keep a consistent order and focus. ``save``/``load`` keep a session as JSON; with a
+``SessionStore`` every turn is persisted under the session's id and ``resume`` continues it.
+``ask_stream`` gives a turn as text pieces (the checked text) and then the ``Answer``.
 Left out: coreference beyond these rules, and any learning (``pipeline.feedback`` records turns).
 """
 
@@ -37,22 +47,36 @@ Left out: coreference beyond these rules, and any learning (``pipeline.feedback`
 from __future__ import annotations
 
 import json
+import logging
+import re
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kg.errors import KGQAError
+from model.chinese import has_cjk
+from pipeline.dialogue import replies
 from pipeline.dialogue.followup import Focus, Rewrite, as_mention, choose, correction, is_question, resolve, with_entity
-from pipeline.types import Answer, Clarification, Option, Request, from_plain, linked
+from pipeline.dialogue.intents import Intent, referring
+from pipeline.dialogue.state import DialogueState
+from pipeline.dialogue.store import SessionStore, check_id
+from pipeline.types import Answer, AnswerStream, Clarification, Option, Request, from_plain, linked, pieces
 from retrieval.base import Mention
 
 if TYPE_CHECKING:
     from pipeline.api import KGQA
 
-FORMAT, VERSION = "kgqa-session", 1
+log = logging.getLogger(__name__)
+FORMAT, VERSION = "kgqa-session", 2  # 2: the dialogue state; version 1 files load with an empty one
+SOCIAL = frozenset({"greeting", "thanks", "goodbye", "chit-chat", "off-topic"})
+NAMED = 0.45  # a linked entity this sure makes a message a question whatever the classifier says
+STATE_ANSWERS = 10  # answers of a turn whose descriptions the dialogue state keeps
+CORRECTED = re.compile(r"(?:it\s+was|it'?s|answer\s+(?:is|was|should\s+be)|should\s+be|actually|应该是|是)\s*"
+                       r"(?P<x>[^,.!?，。！？]+?)\s*[.!?。！？]*$", re.I)
 
 
 HISTORY = 3  # earlier turns shown to the generator
@@ -79,46 +103,119 @@ class Pending:
 class Session:
     """A conversation with a ``KGQA``; ``ask`` one turn at a time."""
 
-    def __init__(self, qa: KGQA, session_id: str | None = None) -> None:
+    def __init__(self, qa: KGQA, session_id: str | None = None, store: SessionStore | None = None) -> None:
         self.qa = qa
-        self.id = session_id or uuid.uuid4().hex
+        self.id = check_id(session_id) if session_id else uuid.uuid4().hex
         self.turns: list[Answer] = []
         self.focus = Focus()
+        self.state = DialogueState()
         self.pending: Pending | None = None
+        self.store = store
         self._lock = threading.Lock()
+
+    @classmethod
+    def resume(cls, qa: KGQA, session_id: str, store: SessionStore) -> Session:
+        """The session ``store`` holds under ``session_id``, or a new one with that id.
+
+        Raises:
+            SessionError: the stored session cannot be read.
+        """
+        data = store.get(session_id)
+        session = cls(qa, session_id, store)
+        if data is not None:
+            session._restore(data, session_id)
+        return session
 
     @property
     def last(self) -> Answer | None:
         return self.turns[-1] if self.turns else None
 
     def ask(self, text: str) -> Answer:
-        """Answer one turn: a question, a follow-up, or the reply to a clarification."""
+        """Answer one turn: a question, a follow-up, the reply to a clarification, or a non-question."""
         with self._lock:  # serialised: a second thread waits for the turn in progress
             answer = self._turn(" ".join(text.split()))
             self.turns.append(answer)
+            self._persist()
             return answer
 
+    def ask_stream(self, text: str) -> AnswerStream:
+        """``ask`` piece by piece: iterate for the text (the checked text, never a draft), then ``.answer``."""
+        def items() -> Iterator[str | Answer]:
+            answer = self.ask(text)
+            yield from pieces(answer.text)
+            yield answer
+
+        return AnswerStream(items())
+
     def reset(self) -> None:
-        """Forget the turns and the focus (the id stays)."""
+        """Forget the turns, the focus and the dialogue state (the id stays)."""
         with self._lock:
-            self.turns, self.focus, self.pending = [], Focus(), None
+            self.turns, self.focus, self.state, self.pending = [], Focus(), DialogueState(), None
+            self._persist()
 
     def _turn(self, text: str) -> Answer:
         if not text:
             return self._say(text, "Please ask a question." if self.pending is None else
                              "Please reply to the question above:\n" + self._clarification().prompt())
+        intent = self._intent(text)
         if self.pending is not None:
-            picked = choose(text, self.pending.options)
+            picked = choose(text, self.pending.options) if intent.name not in SOCIAL | {"help"} else None
             if picked is not None:
                 return self._continue(text, picked)
+            if intent.source == "rule" and intent.name in SOCIAL or intent.name == "help":
+                return self._social(text, intent, again=True)
             if not is_question(text):
                 return self._say(text, "I did not recognise that option.\n" + self._clarification().prompt(),
-                                 clarification=self._clarification())
+                                 clarification=self._clarification(), intent="clarification")
             self.pending = None  # a new question instead of a reply
+        elif intent.name in SOCIAL | {"help"}:
+            return self._social(text, intent)
+        if intent.name == "feedback":
+            return self._feedback(text)
         fixed = correction(text)
         if fixed is not None and self.focus.question and self.focus.span:
             return self._correct(text, fixed)
-        return self._run(text, resolve(text, self.focus, self.qa.link, self._fit))
+        rewrite = resolve(text, self.focus, self.qa.link, self._fit, self.state)
+        return self._run(text, rewrite)
+
+    def _intent(self, text: str) -> Intent:
+        """The recognised intent, overruled by the conversation and the KB where the classifier guessed:
+        a question that refers to the focus ("what currency does it use?", "what about A Farewell to
+        Arms?") or names a KB entity clearly ("what does Philip Hubbard appear in") asks the KB."""
+        intent = self.qa.intents().recognize(text, self.pending is not None)
+        if intent.source != "knn" or intent.asks or intent.name == "clarification":
+            return intent
+        if self.focus.topic and is_question(text) and referring(text):
+            return Intent("follow-up", intent.score, "context")
+        if any(m.best.score >= NAMED for m in self.qa.link(text)):
+            return Intent("follow-up" if referring(text) else "question", intent.score, "context")
+        return intent
+
+    def _social(self, text: str, intent: Intent, again: bool = False) -> Answer:
+        """A reply without retrieval; nothing of the conversation changes."""
+        chinese = has_cjk(text)
+        said = replies.help_text(self.qa.overview(), chinese) if intent.name == "help" else \
+            replies.reply(intent.name, chinese)
+        if again and self.pending is not None:
+            said += "\n" + self._clarification().prompt()
+        return self._say(text, said, intent=intent.name)
+
+    def _feedback(self, text: str) -> Answer:
+        """"that's wrong, it was X": recorded on the last answered turn."""
+        last = next((a for a in reversed(self.turns) if a.intent in ("question", "follow-up") and a.answers), None)
+        chinese = has_cjk(text)
+        if last is None:
+            return self._say(text, replies.reply("feedback-none", chinese), intent="feedback")
+        positive = re.search(r"\b(?:right|correct|true|good|great|spot on|exactly)\b|正确|对的|没错|是对", text, re.I)
+        negative = re.search(r"\b(?:wrong|incorrect|not|bad|no)\b|错|不对", text, re.I)
+        correct = bool(positive) and not negative
+        m = CORRECTED.search(text) if not correct else None
+        corrected = m["x"].strip() if m and m["x"].strip() else None
+        try:
+            self.qa.feedback(last.id, correct, corrected, text)
+        except KGQAError as exc:  # an answer the store could not record
+            return self._say(text, f"I could not record that feedback: {exc}", intent="feedback")
+        return self._say(text, replies.feedback_reply(correct, corrected, chinese), intent="feedback")
 
     def _run(self, typed: str, rewrite: Rewrite) -> Answer:
         used = rewrite.mentions[: self.qa.config.topics]  # the mentions retrieval follows
@@ -128,25 +225,36 @@ class Session:
         return self._answer(typed, rewrite)
 
     def _answer(self, typed: str, rewrite: Rewrite) -> Answer:
-        history = tuple((a.resolved or a.question, a.text) for a in self.turns if a.clarification is None)
+        history = tuple((a.resolved or a.question, a.text) for a in self.turns
+                        if a.clarification is None and a.intent in ("question", "follow-up"))
+        intent = "question" if rewrite.rule in ("none", "chosen") else "follow-up"
+        if rewrite.rule == "chosen":
+            intent = "clarification" if self.turns and self.turns[-1].clarification else "correction"
         request = Request(typed, rewrite.question, history[-HISTORY:], tuple(rewrite.mentions),
-                          tuple(rewrite.exclude), self.id, len(self.turns) + 1, {"link": rewrite.link_ms})
+                          tuple(rewrite.exclude), self.id, len(self.turns) + 1, {"link": rewrite.link_ms},
+                          intent, rewrite.references)
         answer = self.qa.answer(request)
         self._remember(answer, rewrite)
         return answer
 
     def _remember(self, answer: Answer, rewrite: Rewrite) -> None:
-        """Move the focus to this turn's topic and answers (a turn without answers keeps it)."""
+        """Move the focus to this turn's topic and answers (a turn without answers keeps it), and
+        add them to the dialogue state."""
         rp = answer.relation_path
         if rp is None or not answer.answers:
             return
+        turn = len(self.turns) + 1
+        forward = not (rp.steps and rp.steps[-1].startswith("^"))
+        answers = tuple((a.id, a.label) for a in answer.answers)
+        described = self.qa.descriptions([rp.topic, *(i for i, _ in answers[:STATE_ANSWERS])])
+        self.state = self.state.add(turn, (rp.topic, rp.topic_label), rp.text, forward, answers, described)
         mention = next((m for m in rewrite.mentions if any(c.id == rp.topic for c in m.candidates)), None)
         span = (mention.start, mention.end) if mention else None
         original = rewrite.original.get(span) if span else None
         candidates = original.candidates if original else mention.candidates if mention else ()
         self.focus = Focus(rewrite.question, span, (rp.topic, rp.topic_label), rp.steps,
                            tuple((a.id, a.label) for a in answer.answers), mention.text if mention else None,
-                           tuple(Option(c.id, c.label, c.score) for c in candidates))
+                           tuple(Option(c.id, c.label, c.score) for c in candidates), turn)
 
     def _fit(self, question: str, entity: str) -> float:
         """How well ``question`` can be asked of ``entity``: its best relation path's score."""
@@ -192,21 +300,46 @@ class Session:
         return self._answer(typed, replace(rewrite, original={focus.span: everyone}))
 
     def _say(self, typed: str, text: str, clarification: Clarification | None = None,
-             resolved: str | None = None, mentions: tuple[Mention, ...] | list[Mention] = ()) -> Answer:
-        """An answer that is the system talking (a re-ask, a clarification), recorded like any other."""
+             resolved: str | None = None, mentions: tuple[Mention, ...] | list[Mention] = (),
+             intent: str = "question") -> Answer:
+        """An answer that is the system talking (a re-ask, a clarification, a reply), recorded like any other."""
+        note = "clarification" if clarification else "re-ask" if intent in ("question", "clarification") else "reply"
         answer = Answer(uuid.uuid4().hex, typed, text, mentions=tuple(linked(m) for m in mentions),
-                        note="clarification" if clarification else "re-ask", clarification=clarification,
-                        resolved=resolved if resolved != typed else None)
+                        note=note, clarification=clarification,
+                        resolved=resolved if resolved != typed else None, intent=intent)
         self.qa.record(answer, self.id, len(self.turns) + 1)
         return answer
 
     def save(self, path: str | Path) -> None:
-        """Write the session (turns, focus, pending clarification) as JSON."""
+        """Write the session (turns, focus, dialogue state, pending clarification) as JSON."""
         with self._lock:
-            data = {"format": FORMAT, "version": VERSION, "id": self.id,
-                    "turns": [a.to_dict() for a in self.turns], "focus": asdict(self.focus),
-                    "pending": asdict(self.pending) if self.pending else None}
+            data = self._data()
         Path(path).write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+
+    def _data(self) -> dict[str, object]:
+        return {"format": FORMAT, "version": VERSION, "id": self.id,
+                "turns": [a.to_dict() for a in self.turns], "focus": asdict(self.focus),
+                "state": asdict(self.state), "pending": asdict(self.pending) if self.pending else None}
+
+    def _persist(self) -> None:
+        if self.store is not None:
+            try:
+                self.store.put(self.id, self._data())
+            except (OSError, KGQAError) as exc:
+                log.warning("session %s not persisted: %s", self.id, exc)
+
+    def _restore(self, data: object, where: object) -> None:
+        try:
+            if not isinstance(data, dict) or data.get("format") != FORMAT:
+                raise ValueError(f"not a {FORMAT} file")
+            if data.get("version") not in (1, VERSION):
+                raise ValueError(f"version {data.get('version')} (this kgqa reads versions 1 and {VERSION})")
+            self.turns = [Answer.from_dict(a) for a in data["turns"]]
+            self.focus = from_plain(Focus, data["focus"])
+            self.state = from_plain(DialogueState, data.get("state") or {})
+            self.pending = from_plain(Pending, data["pending"]) if data.get("pending") else None
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise SessionError(f"{where} is not a usable saved session: {exc}") from None
 
     @classmethod
     def load(cls, qa: KGQA, path: str | Path) -> Session:
@@ -217,16 +350,8 @@ class Session:
         """
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
-            if not isinstance(data, dict) or data.get("format") != FORMAT:
-                raise ValueError(f"not a {FORMAT} file")
-            if data.get("version") != VERSION:
-                raise ValueError(f"version {data.get('version')} (this kgqa reads version {VERSION})")
-            session = cls(qa, str(data["id"]))
-            session.turns = [Answer.from_dict(a) for a in data["turns"]]
-            session.focus = from_plain(Focus, data["focus"])
-            session.pending = from_plain(Pending, data["pending"]) if data.get("pending") else None
-        except (OSError, UnicodeDecodeError) as exc:
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
             raise SessionError(f"cannot read session {path}: {exc}") from None
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise SessionError(f"{path} is not a usable saved session: {exc}") from None
+        session = cls(qa, str(data["id"]) if isinstance(data, dict) and "id" in data else None)
+        session._restore(data, path)
         return session

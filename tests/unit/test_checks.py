@@ -195,3 +195,16 @@ def test_finalize_falls_back_when_the_text_leaves_out_cited_answers() -> None:
     assert partial.text == "The answers are Andorra [1], Belgium [2] and Spain [3]."
     whole = finalize(" The answers are Andorra [1], Belgium [2] and Spain [3].", evidence, answers)
     assert not whole.fallback and whole.cited == (1, 2, 3)
+
+
+def test_chinese_sentences_and_checks_on_chinese_text() -> None:
+    from model.checks import fallback_sentence, finalize
+
+    assert fallback_sentence([("波恩", [1])], chinese=True) == "答案是波恩 [1]。"
+    assert fallback_sentence([("甲", [1]), ("乙", [2]), ("丙", [3])], max_answers=2, chinese=True) == \
+        "答案有甲 [1]、乙 [2]和另外1个 [3]。"
+    evidence = {1: "德國 -首都-> 波恩"}
+    ok = finalize("德国的首都是波恩 [1]。", evidence, [("波恩", [1])], ["德國", "波恩"], chinese=True)
+    assert not ok.fallback and ok.text == "德国的首都是波恩 [1]。"  # traditional evidence, simplified text
+    bad = finalize("德国的首都是柏林。", evidence, [("波恩", [1])], ["德國", "波恩"], chinese=True)
+    assert bad.fallback and bad.text == "答案是波恩 [1]。" and "the text names none of the answers" in bad.problems

@@ -242,3 +242,71 @@ def test_the_conversation_set_is_held_out_and_well_formed() -> None:
         for t in c["turns"]:
             assert t["clarify"] or t["answers"]
             assert split_of(t["resolved"]) == "heldout"
+
+
+def test_non_questions_get_their_intent_and_leave_the_conversation_alone(qa: KGQA) -> None:
+    chat = qa.session()
+    chat.ask("Who directed Dark City?")
+    focus, state = chat.focus, chat.state
+    for text, intent in (("thanks!", "thanks"), ("hi", "greeting"), ("what's the weather like today?", "off-topic"),
+                         ("bye", "goodbye")):
+        said = chat.ask(text)
+        assert said.intent == intent and not said.answers and not said.citations, text
+    assert chat.focus == focus and chat.state == state
+    other = chat.ask("What else did he direct?")
+    assert other.intent == "follow-up" and other.resolved == "What else did William Dieterle direct?"
+
+
+def test_help_says_what_the_knowledge_base_holds(qa: KGQA) -> None:
+    said = qa.session().ask("what can you do?")
+    assert said.intent == "help" and "films.nt" in said.text and "entities" in said.text
+    assert "For example:" in said.text and "Kismet" in said.text
+
+
+def test_a_type_reference_reaches_two_turns_back_and_is_explained(qa: KGQA) -> None:
+    chat = qa.session()
+    chat.ask("Who directed Dark City?")
+    assert labels(chat.ask("When was it released?")) == ["1950"]
+    other = chat.ask("What other films did that director make?")
+    assert other.resolved == "What other films did director William Dieterle make?"
+    assert [(r.text, r.label, r.turn, r.rule) for r in other.references] == [
+        ("that director", "William Dieterle", 1, "type")]
+    assert "Juarez" in labels(other) and "Dark City" not in labels(other)  # "other": not turn 1's film
+    assert '"that director" -> William Dieterle [http://x/William_Dieterle] from turn 1 (by type)' in other.explain()
+
+
+def test_an_ordered_reference_to_an_earlier_list(qa: KGQA) -> None:
+    chat = qa.session()
+    films = labels(chat.ask("Which films did William Dieterle direct?"))
+    chat.ask("When was the second one released?")
+    first = chat.ask("When was the first film released?")  # turn 1's list, two turns back
+    assert first.references and first.references[0].label == films[0] and first.references[0].turn == 1
+
+
+def test_feedback_in_words_is_recorded_on_the_last_answer(qa: KGQA) -> None:
+    chat = qa.session()
+    answered = chat.ask("Who directed Dark City?")
+    said = chat.ask("that's wrong, it was Frank Capra")
+    assert said.intent == "feedback" and "Frank Capra" in said.text and not said.answers
+    last = qa.feedback_store().examples()[-1]
+    assert last.corrected == "Frank Capra" and chat.focus.answers[0][1] == labels(answered)[0]
+
+
+def test_session_streams_the_final_text_and_persists_by_id(qa: KGQA) -> None:
+    chat = qa.session()
+    stream = chat.ask_stream("Who directed Dark City?")
+    pieces = list(stream)
+    assert len(pieces) > 1 and "".join(pieces) == stream.answer.text and chat.turns[-1] is stream.answer
+    again = qa.session(chat.id)  # what the HTTP service does with a session id
+    assert len(again.turns) == 1 and again.state == chat.state
+    assert again.ask("What else did he direct?").resolved == "What else did William Dieterle direct?"
+
+
+def test_chat_streams_pieces_then_the_details(qa: KGQA) -> None:
+    lines = iter(["Who directed Dark City?", "hello", "/quit"])
+    out: list[str] = []
+    pieces: list[str] = []
+    Chat(qa.session(), read=lambda _: next(lines), write=out.append, emit=pieces.append).run()
+    text = "".join(pieces)
+    assert "The answer is William Dieterle [1].\n" in text and text.count("\n") == 2
+    assert any("Answer: William Dieterle" in o for o in out) and "Hello!" in text

@@ -202,7 +202,7 @@ def test_deprecated_and_placeholder_snaks_are_skipped_and_counted(
 def test_qualifiers_are_attached_and_placeholders_dropped(dump: Path) -> None:
     batch = _read(dump)[0]
     qualified = [json.loads(q) for q in batch.qualifiers if q]
-    assert qualified == [[["P585", "2001"], ["P642", "Q42"]]]
+    assert qualified == [[["P585", "2001"], ["P642", "Q42"]], [["rank", "preferred"]]]  # the preferred P580 marked
 
 
 # --- layouts, compression, batching ---------------------------------------------------------

@@ -1,0 +1,182 @@
+"""Abstention: when the knowledge base does not answer a question, say so instead of answering another one.
+
+``judge`` reads a retrieval and decides whether its best relation path answers the question.
+It abstains (``Verdict``) when
+
+- ``no entity``: nothing of the knowledge base was linked;
+- ``no such relation``: a word of the question names a relation the knowledge base has ("who
+  directed ...": "directed by") but the topic has no path over it, so the best path is another
+  relation ("who directed The Matrix?" on a KB without its director would list its actors);
+- ``path does not fit``: no word of the question (entity masked) shares a stem with the best
+  path and its score is below ``fit_path`` (a shared word is evidence enough: scores of
+  different embedders and scorers are on different scales, words are not);
+- ``weak link``: the topic was linked weakly (``min_link``) and the path shares no word with the
+  question ("hi" read as the language code); or the question names more than the linked entity:
+  capitalised words run on from the mention ("Midnight Over Quarrowmere" linked as "Midnight"), or
+  a Chinese name joined by "·" holds more than the mention ("道格拉斯·亚当斯" linked as "格拉").
+
+Words are compared by crude stems (``director`` ~ ``directed``, ``wrote`` ~ ``written``);
+Chinese text by shared characters outside function words. The thresholds are on the path
+scorer's cosine scale (zero-shot or trained MiniLM, e5) and were calibrated on the dev sets
+named in bench/abstain.py. Left out: any model of answerability; this is a check on evidence.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from model.chinese import fold, has_cjk
+from retrieval.base import Retrieval
+from retrieval.paths import mask
+
+STOP = frozenset("""a an the and or but of to in on at by for from with into about as is are was were be been being am
+do does did has have had it its this that these those there here i me my we our you your he him his she her they them
+their what which who whom whose where when why how not no yes so if than very can could will would should may might
+must also only all any some each more most other else such same tell me list name give show please many much kind
+type sort one ones s t does get got""".split())
+ZH_STOP = frozenset("什么哪里哪个些谁是的了在和与吗呢怎么为多少几个有呀吧啊请问告诉我一下那它他她们")
+IRREGULAR = {"wrote": "writ", "written": "writ", "write": "writ", "writes": "writ", "born": "birth", "died": "death",
+             "dead": "death", "die": "death", "buried": "burial", "spoken": "speak", "spoke": "speak", "made": "make",
+             "acted": "act", "stars": "star", "starring": "star", "starred": "star", "lives": "live",
+             "located": "locat", "where": "locat"}
+
+
+@dataclass(frozen=True)
+class AbstainConfig:
+    """Thresholds of ``judge`` (path scores are cosines; a link score is the linker's, in [0, 1])."""
+
+    fit_path: float = 0.55
+    min_link: float = 0.45
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Why the knowledge base does not answer: ``why`` is one of the module docstring's reasons."""
+
+    why: str
+    topic: str | None = None  # the topic's label
+    wanted: str | None = None  # the relation the question asked for, when the KB has it elsewhere
+
+
+def judge(retrieval: Retrieval, relations: Mapping[str, str], labels: Mapping[str, str],
+          config: AbstainConfig = AbstainConfig()) -> Verdict | None:
+    """A ``Verdict`` when the best relation path does not answer the question, else None.
+
+    Args:
+        retrieval: what retrieval found.
+        relations: every relation of the knowledge base: predicate id -> label.
+        labels: display labels of the retrieval's nodes and predicates.
+        config: thresholds.
+    """
+    if not config.enabled:
+        return None
+    if not retrieval.answers or not retrieval.relation_paths:
+        return Verdict("no entity") if not retrieval.mentions else None
+    best = retrieval.relation_paths[0]
+    mention = next((m for m in retrieval.mentions if any(c.id == best.topic for c in m.candidates)), None)
+    question = mask(retrieval.question, [(mention.start, mention.end)]) if mention else retrieval.question
+    topic = labels.get(best.topic, mention.text if mention else best.topic)
+    asked = stems(question)
+    on_path = {s for step in best.path for s in stems(labels.get(step.predicate, relations.get(step.predicate, "")))}
+    on_path |= stems(best.text)
+    shared = bool(asked & on_path)
+    if not shared:
+        wanted = _named_relation(asked, relations, on_path)
+        if wanted is not None:
+            return Verdict("no such relation", topic, wanted)
+    if mention is not None and _runs_on(retrieval.question, mention.start, mention.end):
+        return Verdict("weak link", retrieval.question[_name_start(retrieval.question, mention.start):
+                                                       _name_end(retrieval.question, mention.end)].strip())
+    named = _transliterated(retrieval.question, mention.start, mention.end) if mention is not None else None
+    if named is not None:
+        return Verdict("weak link", named)
+    link = next((c.score for c in mention.candidates if c.id == best.topic), 1.0) if mention else 1.0
+    if not shared and best.score < config.fit_path:
+        return Verdict("path does not fit", topic)
+    if not shared and link < config.min_link:
+        return Verdict("weak link", topic)
+    return None
+
+
+_CAPITAL = re.compile(r"[A-Z][\w'’-]*")
+
+
+def _runs_on(question: str, start: int, end: int) -> bool:
+    """Whether a capitalised word directly follows the mention, or precedes it mid-sentence."""
+    return _name_end(question, end) > end or _name_start(question, start) < start
+
+
+def _transliterated(question: str, start: int, end: int) -> str | None:
+    """A name joined by "·" ("道格拉斯·亚当斯") that holds the mention and is longer than it."""
+    for m in re.finditer(r"[\u3400-\u9fff]+(?:[·・•][\u3400-\u9fff]+)+", question):
+        last = re.match(r"[^出去在是的有哪谁什么为和与了吗呢]{1,4}", question[m.start() + m.group().rfind("·") + 1:])
+        stop = m.start() + m.group().rfind("·") + 1 + (last.end() if last else 0)
+        if m.start() <= start and end <= stop and (m.start(), stop) != (start, end):
+            return question[m.start():stop]
+    return None
+
+
+def _name_end(question: str, end: int) -> int:
+    m = re.match(r"\s+([A-Z][\w'’-]*)", question[end:])
+    return end + m.end() if m else end
+
+
+def _name_start(question: str, start: int) -> int:
+    m = re.search(r"(?<![.!?]\s)(?<!^)\b([A-Z][\w'’-]*)\s+$", question[:start])
+    return m.start(1) if m and m.start(1) > 0 else start
+
+
+def _named_relation(asked: set[str], relations: Mapping[str, str], on_path: set[str]) -> str | None:
+    """The label of a relation of the KB that the question's words name (and the chosen path is not)."""
+    for predicate, label in sorted(relations.items()):
+        words = stems(label or predicate)
+        if words & asked and not words <= on_path:
+            return label or predicate
+    return None
+
+
+def stems(text: str) -> set[str]:
+    """Crude stems of the content words of ``text`` (Chinese: its content characters)."""
+    text = fold(text.lower())
+    out = {_stem(w) for w in re.findall(r"[a-z]+", text.replace("_", " ")) if w not in STOP and len(w) > 1}
+    if has_cjk(text):  # runs of content characters, as bigrams ("首都" is not "国家元首")
+        for run in re.findall(r"[\u3400-\u9fff]+", "".join(" " if c in ZH_STOP else c for c in text)):
+            out |= {run} if len(run) == 1 else {run[i:i + 2] for i in range(len(run) - 1)}
+    return out
+
+
+def _stem(word: str) -> str:
+    if word in IRREGULAR:
+        return IRREGULAR[word]
+    for suffix in ("ations", "ation", "ings", "ing", "ers", "ors", "ies", "ed", "er", "or", "es", "s", "e", "y"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return _final(word[: -len(suffix)])
+    return word
+
+
+def _final(stem: str) -> str:
+    """``directed`` / ``director`` -> ``direct``; ``produced`` -> ``produc``; doubled ends once."""
+    return stem[:-1] if len(stem) > 4 and stem[-1] == stem[-2] else stem
+
+
+def sentence(verdict: Verdict, nearest: Iterable[tuple[str, tuple[int, ...]]], chinese: bool = False) -> str:
+    """What to say: the knowledge base does not answer, and the nearest evidence it did find."""
+    near = [f"{label} {_cite(ns)}" for label, ns in nearest if ns][:3]
+    if chinese:
+        head = {"no entity": "我在知识库中没有找到这个问题提到的实体。",
+                "no such relation": f"知识库中没有{verdict.topic}的“{verdict.wanted}”。",
+                "weak link": f"知识库中没有名为“{verdict.topic}”的实体。"}.get(
+            verdict.why, f"知识库中没有能回答这个关于{verdict.topic}的问题的信息。")
+        return head + (f"最接近的证据：{'、'.join(near)}。" if near else "")
+    head = {"no entity": "I found no entity of the knowledge base in that question.",
+            "no such relation": f'The knowledge base has no "{verdict.wanted}" for {verdict.topic}.',
+            "weak link": f'The knowledge base has nothing named "{verdict.topic}".'}.get(
+        verdict.why, f"The knowledge base has nothing that answers this about {verdict.topic}.")
+    return head + (f" The nearest evidence it has: {', '.join(near)}." if near else "")
+
+
+def _cite(numbers: tuple[int, ...]) -> str:
+    return "[" + ", ".join(str(n) for n in numbers) + "]"

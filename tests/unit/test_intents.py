@@ -1,0 +1,61 @@
+"""Intent recognition: rules where they are clear, the kNN classifier elsewhere, one test per intent."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from model.embedders import HashingEmbedder
+from pipeline.dialogue.intents import INTENTS, IntentClassifier, load_examples, rule
+
+SET = Path(__file__).resolve().parents[1] / "data" / "intents.jsonl"
+
+
+@pytest.fixture(scope="module")
+def classifier() -> IntentClassifier:
+    return IntentClassifier.fit(load_examples(), HashingEmbedder())
+
+
+@pytest.mark.parametrize(("text", "intent"), [
+    ("hi", "greeting"), ("Hello there!", "greeting"), ("你好", "greeting"),
+    ("thanks!", "thanks"), ("thank you so much", "thanks"), ("谢谢", "thanks"),
+    ("bye", "goodbye"), ("see you later", "goodbye"), ("再见", "goodbye"),
+    ("no, I meant the 1955 one", "correction"),
+    ("that's wrong, it was William Dieterle", "feedback"), ("that's right", "feedback"), ("答案错了", "feedback"),
+])
+def test_rules_decide_the_clear_cases(text: str, intent: str) -> None:
+    found = rule(text)
+    assert found is not None and found.name == intent and found.source == "rule"
+
+
+def test_rules_leave_questions_and_names_alone() -> None:
+    for text in ("who directed Kismet?", "Hi-Fi", "Thank You for Smoking", "what can you do?",
+                 "No Country for Old Men"):
+        assert rule(text) is None, text
+
+
+@pytest.mark.parametrize(("text", "intent"), [
+    ("who directed Dark City?", "question"), ("what is the capital of France?", "question"),
+    ("what else did he direct?", "follow-up"), ("what about Vamp?", "follow-up"),
+    ("what can you do?", "help"), ("what's the weather like today?", "off-topic"),
+    ("do you like films?", "chit-chat"),
+])
+def test_the_classifier_with_the_hashing_embedder(classifier: IntentClassifier, text: str, intent: str) -> None:
+    assert classifier.recognize(text).name == intent
+
+
+def test_clarification_only_while_one_is_pending(classifier: IntentClassifier) -> None:
+    assert classifier.recognize("the 1944 one", pending=True).name == "clarification"
+    assert classifier.recognize("the city", pending=True).name == "clarification"
+    assert classifier.recognize("the second one", pending=False).name == "follow-up"
+    assert classifier.recognize("who directed Vamp?", pending=True).name == "question"
+
+
+def test_the_held_out_set_is_large_bilingual_and_disjoint_from_the_examples() -> None:
+    rows = [json.loads(line) for line in SET.read_text(encoding="utf-8").splitlines() if line]
+    examples = {t for t, _ in load_examples()}
+    assert len(rows) >= 300 and {r["intent"] for r in rows} == set(INTENTS)
+    assert {r["lang"] for r in rows} == {"en", "zh"} and not examples & {r["text"] for r in rows}
+    assert all(r["pending"] == (r["intent"] == "clarification") for r in rows)

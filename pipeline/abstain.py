@@ -73,8 +73,10 @@ def judge(retrieval: Retrieval, relations: Mapping[str, str], labels: Mapping[st
     """
     if not config.enabled:
         return None
-    if not retrieval.answers or not retrieval.relation_paths:
+    if not retrieval.answers:
         return Verdict("no entity") if not retrieval.mentions else None
+    if not retrieval.relation_paths:  # answers read from passages: the reader judged their relevance itself
+        return None
     best = retrieval.relation_paths[0]
     mention = next((m for m in retrieval.mentions if any(c.id == best.topic for c in m.candidates)), None)
     question = mask(retrieval.question, [(mention.start, mention.end)]) if mention else retrieval.question

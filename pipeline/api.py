@@ -50,6 +50,7 @@ from pipeline.qualifiers import arrange, describe, qualified, undated_question
 from pipeline.types import Answer, AnswerStream, Request, build, pieces
 from retrieval.base import Mention, Retrieval
 from retrieval.fusion import fuse
+from retrieval.question import ASK, clean_question
 from retrieval.retriever import HybridRetriever, RetrieverConfig, cite
 
 if TYPE_CHECKING:
@@ -182,16 +183,38 @@ class KGQA:
         return AnswerStream(self.answer_stream(Request(question, history=tuple(history)), generate))
 
     def answer(self, request: Request, generate: bool | None = None) -> Answer:
-        """The checked answer to a ``Request`` (what ``ask`` and sessions use), recorded for feedback."""
+        """The checked answer to a ``Request`` (what ``ask`` and sessions use), recorded for feedback.
+
+        The question goes through ``retrieval.question.clean_question`` first, as at every entry
+        point: input with nothing to ask (punctuation, control characters, emoji alone, far too
+        long) gets the note that says so and no answers.
+        """
+        text, note = clean_question(request.question)
+        if not text:
+            return self._refused(request, note or ASK)
+        if text != request.question and request.resolved is None and request.mentions is None:
+            request = dataclasses.replace(request, resolved=text)
         started = time.perf_counter()
         retrieval, timings = self._retrieve(request)
         model = self._generating(generate, retrieval)
         generated = None
         if model is not None:
             start = time.perf_counter()
-            generated = model.generate(retrieval.prompt)
+            generated = self._generate(model, retrieval.prompt)
             timings["generate"] = _ms(start)
         return self._finish(request, retrieval, generated, timings, started)
+
+    def _generate(self, model: TextGenerator, prompt: str) -> str:
+        """The generated text, read piece by piece so that ``_generated_piece`` can stop it early."""
+        out = []
+        for piece in model.stream(prompt):
+            self._generated_piece(piece)
+            out.append(piece)
+        return "".join(out)
+
+    def _generated_piece(self, piece: str) -> None:
+        """Called with each generated piece, before the text is checked (never shown as it is): a
+        subclass may raise here to stop generating (the HTTP service's deadline or a client gone)."""
 
     def answer_stream(self, request: Request, generate: bool | None = None) -> Iterator[str | Answer]:
         """Stream the answer to a ``Request``: ``str`` pieces, then the one ``Answer`` they spell.
@@ -343,6 +366,15 @@ class KGQA:
             raise GeneratorUnavailable("no generator: pass generator= to KGQA.open, or ship "
                                        f"the adapter at {SHIPPED_GENERATOR}")
         return model if retrieval.evidence else None
+
+    def _refused(self, request: Request, note: str) -> Answer:
+        """The answer to input that asks nothing: the note, no answers, nothing retrieved."""
+        retrieval = Retrieval(request.question, (), (), (), (), (), "", {}, note="empty question")
+        answer = build(uuid.uuid4().hex, retrieval, FinalAnswer(note, (), True, ("refused: " + note,), None), {},
+                       dict(request.timings))
+        answer = dataclasses.replace(answer, question=request.question, intent=request.intent)
+        self.record(answer, request.session, request.turn)
+        return answer
 
     def _finish(self, request: Request, retrieval: Retrieval, generated: str | None,
                 timings: dict[str, float], started: float) -> Answer:

@@ -66,6 +66,7 @@ from pipeline.dialogue.state import DialogueState
 from pipeline.dialogue.store import SessionStore, check_id
 from pipeline.types import Answer, AnswerStream, Clarification, Option, Request, from_plain, linked, pieces
 from retrieval.base import Mention
+from retrieval.question import ASK, clean_question
 
 if TYPE_CHECKING:
     from pipeline.api import KGQA
@@ -153,9 +154,10 @@ class Session:
             self.turns, self.focus, self.state, self.pending = [], Focus(), DialogueState(), None
             self._persist()
 
-    def _turn(self, text: str) -> Answer:
+    def _turn(self, typed: str) -> Answer:
+        text, note = clean_question(typed)  # the one normalization every entry point shares
         if not text:
-            return self._say(text, "Please ask a question." if self.pending is None else
+            return self._say(typed, (note or ASK) if self.pending is None else
                              "Please reply to the question above:\n" + self._clarification().prompt())
         intent = self._intent(text)
         if self.pending is not None:

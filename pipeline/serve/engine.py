@@ -38,6 +38,7 @@ from kg.errors import KGQAError
 from kg.ingest import IndexReport
 from kg.readers import ReaderOptions
 from pipeline import KGQA, Answer, Request, Session
+from pipeline.types import pieces
 from retrieval.retriever import HybridRetriever
 
 if TYPE_CHECKING:
@@ -139,26 +140,22 @@ class ServedKGQA(KGQA):
         finally:
             self._local.turn = None
 
+    def _generated_piece(self, piece: str) -> None:
+        """While generating, ask the turn's sink whether to go on: an empty piece only checks, and the
+        sink raises ``Cancelled`` past the deadline or when the client is gone (generation stops)."""
+        turn: Turn | None = getattr(self._local, "turn", None)
+        if turn is not None and turn.sink is not None:
+            turn.sink("")
+
     def answer(self, request: Request, generate: bool | None = None) -> Answer:
         turn: Turn | None = getattr(self._local, "turn", None)
         if turn is None:
             return super().answer(request, generate)
         chosen = generate if turn.generate is None else turn.generate
-        if turn.sink is None:
-            return super().answer(request, chosen)
-        final, items = None, self.answer_stream(request, chosen)
-        try:
-            for item in items:
-                if isinstance(item, str):
-                    turn.sink(item)
-                else:
-                    final = item
-        finally:
-            close = getattr(items, "close", None)  # a generator: stop the generation now, not at GC
-            if close is not None:
-                close()
-        if final is None:
-            raise KGQAError("the answer stream ended without an answer")
+        final = super().answer(request, chosen)
+        if turn.sink is not None:  # the checked text, piece by piece (never a draft that is then replaced)
+            for piece in pieces(final.text):
+                turn.sink(piece)
         return final
 
 
@@ -241,7 +238,7 @@ class Jobs:
     """Index, remove and learning runs, one at a time, with their state readable meanwhile.
 
     Index and remove go through the writer thread (the KB's single-writer lock is the server's);
-    a learning run (``pipeline.learn``) takes its own lock and refreshes the retriever when it
+    a learning run (``pipeline.training.learning``) takes its own lock and refreshes the retriever when it
     promotes a new path scorer.
     """
 

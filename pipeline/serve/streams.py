@@ -63,10 +63,11 @@ async def answer_events(work: Callable[[Sink], Answer], timeout: float) -> Async
     def put(event: Event) -> None:
         loop.call_soon_threadsafe(queue.put_nowait, event)
 
-    def sink(piece: str) -> None:
+    def sink(piece: str) -> None:  # an empty piece only asks whether to go on
         if stop.is_set():
             raise Cancelled("the stream was cancelled")
-        put(("piece", piece))
+        if piece:
+            put(("piece", piece))
 
     def run() -> None:
         try:

@@ -10,16 +10,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pipeline.chat import Chat
-from pipeline.session import Session
 
 from pipeline import KGQA
+from pipeline.cli.chat import Chat
+from pipeline.dialogue.session import Session
 from retrieval.question import clean_question
 from tests.faults.conftest import PARIS, QUESTION, Outcome
 
 ODD = {"punctuation": "???", "nul": "\x00", "emoji": "😀", "blank": " \t ", "bidi": "\u202e", "controls": "\x1b[2J"}
-SESSION_WIRING = pytest.mark.xfail(strict=False, reason="needs wiring: Session.ask (and so chat) should call "
-                                                        "retrieval.question.clean_question first")
 
 
 @pytest.fixture(scope="module")
@@ -28,13 +26,10 @@ def qa(world_kb: Path) -> Iterator[KGQA]:
         yield opened
 
 
-ASK_WIRING = pytest.mark.xfail(strict=False, reason="needs wiring: KGQA.ask should call clean_question first "
-                                                    "(the retriever alone keeps the text of an escape sequence)")
 
 
 def _ask_cases() -> list[object]:
-    return [pytest.param(text, id=name, marks=[ASK_WIRING] if name == "controls" else [])
-            for name, text in ODD.items()]
+    return [pytest.param(text, id=name) for name, text in ODD.items()]
 
 
 @pytest.mark.parametrize("text", _ask_cases())
@@ -45,8 +40,7 @@ def test_odd_input_through_ask(qa: KGQA, text: str, outcome: Outcome) -> None:
     outcome.recovered()
 
 
-@pytest.mark.parametrize("text", [pytest.param(t, id=n, marks=[] if n == "blank" else [SESSION_WIRING])
-                                  for n, t in ODD.items()])
+@pytest.mark.parametrize("text", [pytest.param(t, id=n) for n, t in ODD.items()])
 def test_odd_input_after_a_question_in_a_session(qa: KGQA, text: str, outcome: Outcome) -> None:
     session = Session(qa)
     assert session.ask(QUESTION).answers[0].id == PARIS
@@ -55,7 +49,6 @@ def test_odd_input_after_a_question_in_a_session(qa: KGQA, text: str, outcome: O
     outcome.recovered()
 
 
-@SESSION_WIRING
 @pytest.mark.parametrize("text", ["???", "\x00", "😀"], ids=["punctuation", "nul", "emoji"])
 def test_chat_and_ask_agree(qa: KGQA, text: str, outcome: Outcome) -> None:
     lines = iter([QUESTION, text])

@@ -2,9 +2,10 @@
 
 Relation paths are enumerated and followed in a ``GraphIndex`` saved in the knowledge base
 directory (``graph_index/``, memory-mapped, rebuilt when the store's change number moved on);
-the path scorer's relation-path vectors are cached in ``cache/vectors/`` per embedder. The linker and the passage index live in the knowledge base directory (``linker/``,
-``dense/``) and carry the store's applied change number they were built at; when the store has
-moved on they are rebuilt (linker) or synced (passages). Relation labels (Wikidata property
+the path scorer's relation-path vectors are cached in ``cache/vectors/`` per embedder. The
+linker and the passage index live in the knowledge base directory too (``linker/``, ``dense/``)
+and carry the store's applied change number they were built at; when the store has moved on
+they are rebuilt (linker) or synced (passages). Relation labels (Wikidata property
 names, RDF predicate labels) come from the relation entities of the store.
 """
 

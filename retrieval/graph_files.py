@@ -35,13 +35,14 @@ from retrieval.graph_index import GraphIndex, IndexLimits
 log = logging.getLogger(__name__)
 FORMAT = 1
 MANIFEST = "manifest.json"
+_LIMITS = IndexLimits()
 
 
 class _Stale(Exception):
     """The saved index is absent or was built at another change number (rebuilt quietly)."""
 
 
-def open_index(store: GraphStore, directory: Path, limits: IndexLimits = IndexLimits()) -> GraphIndex:
+def open_index(store: GraphStore, directory: Path, limits: IndexLimits = _LIMITS) -> GraphIndex:
     """The store's ``GraphIndex``: mapped from ``directory`` when current, else built and saved there.
 
     Args:
@@ -92,7 +93,7 @@ def save(index: GraphIndex, directory: Path, seq: int) -> None:
         raise
 
 
-def load(directory: Path, seq: int, limits: IndexLimits = IndexLimits()) -> GraphIndex:
+def load(directory: Path, seq: int, limits: IndexLimits = _LIMITS) -> GraphIndex:
     """The index saved in ``directory``, memory-mapped.
 
     Raises:

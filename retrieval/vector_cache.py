@@ -165,6 +165,13 @@ class CachedEmbedder:
             self._add(keys[rows_first], vectors)
         return out
 
+    def contains(self, texts: Sequence[str]) -> list[bool]:
+        """Whether each text's vector is stored (asking for it embeds nothing)."""
+        if self._generation is None:
+            self._open()
+        found: list[bool] = (self._lookup(text_keys(texts)) >= 0).tolist()
+        return found
+
     @property
     def segments(self) -> int:
         return len(self._segments)

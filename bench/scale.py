@@ -6,10 +6,10 @@ predicates with skewed use, power-law degrees, English labels), indexes it in a 
 ``--code`` checkout (so the same KB is measured with the code before and after a change, each on
 its own copy): open time (the GraphIndex alone, and the whole retriever with models), the first
 question, warm p50/p95 per question (retrieval + answer selection, ``KGQA.retrieve``), the
-path-scoring part of it, Hits@1 against the walk's ends, and (with ``--again``) a second process
-on the same copy, which finds what the first one cached on disk. It prints one table, then each
-measure's growth fitted as a power law ``a * triples^b`` over the sizes and extrapolated to 10M,
-100M and 1B triples: an extrapolation, not a measurement.
+path-scoring part of it, Hits@1 against the walk's ends, and (with ``--again``, for a checkout
+that has the vector cache) a second process on the same copy, which finds what the first cached.
+It prints one table, then each measure's growth fitted as a power law ``a * triples^b`` over
+the sizes and extrapolated to 10M, 100M and 1B triples: an extrapolation, not a measurement.
 
     python bench/scale.py [--sizes 20000,1000000] [--code .,../base] [--questions 30] [--again]
     python bench/scale.py --profile 200000      # peak RSS per ingestion phase (where memory goes)
@@ -135,7 +135,7 @@ def run(sizes: list[int], codes: list[Path], n: int, again: bool, search: str,
                 copy = work / f"kb-{code.name or 'here'}"
                 shutil.copytree(work / "kb", copy)
                 runs = [_child(["query", str(copy), str(work / "questions.jsonl"), str(n), search], code)]
-                if again:
+                if again and (code / "retrieval" / "vector_cache.py").exists():  # nothing is cached otherwise
                     runs.append(_child(["query", str(copy), str(work / "questions.jsonl"), str(n), search], code))
                 for i, measured in enumerate(runs):
                     rows.append({"triples": size, "code": f"{code.resolve().name}{' (2nd process)' if i else ''}",

@@ -67,11 +67,12 @@ def query_child(kb_dir: Path, questions: Path, n: int, search: str) -> dict[str,
     from retrieval.paths import PathConfig
     from retrieval.retriever import RetrieverConfig
 
-    paths = PathConfig(max_hops=3) if search == "default" else PathConfig(max_hops=3, search=search)  # type: ignore[arg-type]
+    paths = PathConfig(max_hops=3) if search == "default" else \
+        PathConfig(max_hops=3, search=search)  # type: ignore[arg-type]
     asked = [json.loads(line) for line in questions.read_text().splitlines()][:n]
     start = time.perf_counter()
     with KGQA.open(kb_dir, read_only=True, progress=False, config=RetrieverConfig(paths=paths)) as qa:
-        graph_s = _graph_open(qa)
+        graph_first, graph_s = _graph_open(qa)
         qa.retriever()
         open_s = time.perf_counter() - start
         times, path_ms, hits = [], [], 0
@@ -82,14 +83,19 @@ def query_child(kb_dir: Path, questions: Path, n: int, search: str) -> dict[str,
             path_ms.append(r.timings.get("paths", 0.0))
             hits += bool(r.answers) and r.answers[0].id in q["answers"]
     warm = sorted(times[1:]) or [0.0]
-    return {"graph_open_s": round(graph_s, 3), "open_s": round(open_s, 1), "first_s": round(times[0], 2),
+    return {"graph_first_s": round(graph_first, 3), "graph_open_s": round(graph_s, 3), "open_s": round(open_s, 1),
+            "first_s": round(times[0], 2),
             "warm_p50_ms": round(statistics.median(warm) * 1000), "warm_p95_ms": round(_p95(warm) * 1000),
             "paths_p50_ms": round(statistics.median(path_ms[1:] or [0.0])), "hits1": round(hits / len(asked), 2),
             "questions": len(asked), "query_rss_mb": _peak_mb()}
 
 
-def _graph_open(qa: object) -> float:
-    """Seconds to open the GraphIndex the way this checkout does (saved and mapped, or rebuilt)."""
+def _graph_open(qa: object) -> tuple[float, float]:
+    """Seconds to get the GraphIndex the way this checkout does: (in this process, in a later one).
+
+    Saved and mapped: the first open may build and save it, a later process maps it. Rebuilt
+    from the store (the old way): every process pays the build.
+    """
     import importlib.util
 
     kb = qa.kb  # type: ignore[attr-defined]
@@ -101,11 +107,12 @@ def _graph_open(qa: object) -> float:
         first = time.perf_counter() - start
         start = time.perf_counter()
         open_index(kb.store, kb.directory / "graph_index")  # what a later process pays
-        return min(first, time.perf_counter() - start)
+        return first, time.perf_counter() - start
     from retrieval.graph_index import GraphIndex
 
     GraphIndex.from_store(kb.store)
-    return time.perf_counter() - start
+    first = time.perf_counter() - start
+    return first, first
 
 
 def _p95(values: list[float]) -> float:
@@ -145,7 +152,8 @@ def run(sizes: list[int], codes: list[Path], n: int, again: bool, search: str,
     return rows
 
 
-COLUMNS = ["triples", "code", "index_s", "index_cpu_s", "index_rss_mb", "store_mb", "graph_open_s", "open_s",
+COLUMNS = ["triples", "code", "index_s", "index_cpu_s", "index_rss_mb", "store_mb", "graph_first_s", "graph_open_s",
+           "open_s",
            "first_s", "warm_p50_ms", "warm_p95_ms", "paths_p50_ms", "hits1"]
 FITTED = ["index_s", "index_rss_mb", "store_mb", "graph_open_s", "warm_p50_ms", "paths_p50_ms"]
 

@@ -43,8 +43,8 @@ def build_retriever(kb: KnowledgeBase, embedder_name: str, config: RetrieverConf
     linker, labels = _linker(kb.store, kb.directory / "linker", seq, progress)
     graph = open_index(kb.store, kb.directory / "graph_index")  # memory-mapped; rebuilt when the store moved on
     vectors = kb.directory / "cache" / "vectors"
-    scorer, cache = _cached_paths(path_scorer(config.scorer, embedder, kb.directory), vectors)
-    paths = PathRetriever(graph, scorer, config.paths, labels, cache.contains if cache is not None else None)
+    scorer = _cached_paths(path_scorer(config.scorer, embedder, kb.directory), vectors)
+    paths = PathRetriever(graph, scorer, config.paths, labels)
     passages = DensePassages.open(kb.catalog, kb.store, kb.directory / "dense", embedder)
     return HybridRetriever(kb.store, linker, paths, passages, config)
 
@@ -67,17 +67,13 @@ def path_scorer(setting: str, embedder: Embedder, kb_dir: Path | None = None) ->
     return TrainedPathScorer.load(Path(setting))
 
 
-def _cached_paths(scorer: PathScorer, directory: Path) -> tuple[PathScorer, CachedEmbedder | None]:
-    """``scorer`` with its relation-path vectors kept on disk (per KB and embedder), and that cache:
-    both path scorers embed path texts through their ``embedder``'s ``passage``, which this wraps."""
+def _cached_paths(scorer: PathScorer, directory: Path) -> PathScorer:
+    """``scorer`` with its relation-path vectors kept on disk (per KB and embedder): both path
+    scorers embed path texts through their ``embedder``'s ``passage``, which this wraps."""
     inner = getattr(scorer, "embedder", None)
-    if isinstance(inner, CachedEmbedder):
-        return scorer, inner
-    if inner is None or not hasattr(inner, "passage"):
-        return scorer, None
-    cache = CachedEmbedder(inner, directory)
-    scorer.embedder = cache  # type: ignore[attr-defined]
-    return scorer, cache
+    if inner is not None and not isinstance(inner, CachedEmbedder) and hasattr(inner, "passage"):
+        scorer.embedder = CachedEmbedder(inner, directory)  # type: ignore[attr-defined]
+    return scorer
 
 
 def _linker(store: GraphStore, directory: Path, seq: int, progress: bool) -> tuple[EntityLinker, dict[str, str]]:

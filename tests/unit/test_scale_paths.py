@@ -141,6 +141,7 @@ def test_vector_cache_embeds_each_text_once_per_directory(tmp_path: Path) -> Non
     vb = b.passage(["capital of", "born in", "author of"])
     assert [t for t in second.embedded if not t.startswith("kgqa")] == ["author of"]
     np.testing.assert_allclose(vb[:2], va[[1, 0]])
+    assert b.contains(["author of", "spouse of"]) == [True, False]
     np.testing.assert_allclose(vb, second.inner.passage(["capital of", "born in", "author of"]), atol=1e-6)
 
 

@@ -153,9 +153,9 @@ def run(sizes: list[int], codes: list[Path], n: int, again: bool, search: str,
 
 
 COLUMNS = ["triples", "code", "index_s", "index_cpu_s", "index_rss_mb", "store_mb", "graph_first_s", "graph_open_s",
-           "open_s",
-           "first_s", "warm_p50_ms", "warm_p95_ms", "paths_p50_ms", "hits1"]
-FITTED = ["index_s", "index_rss_mb", "store_mb", "graph_open_s", "warm_p50_ms", "paths_p50_ms"]
+           "open_s", "first_s", "warm_p50_ms", "warm_p95_ms", "paths_p50_ms", "hits1"]
+AFFINE = ["index_s", "index_cpu_s", "index_rss_mb", "store_mb", "graph_first_s"]  # fixed cost + cost per triple
+POWER = ["graph_open_s", "warm_p50_ms", "warm_p95_ms", "paths_p50_ms"]  # how it grows, if at all
 
 
 def table(rows: list[dict[str, object]]) -> str:
@@ -164,20 +164,32 @@ def table(rows: list[dict[str, object]]) -> str:
     return "\n".join(lines)
 
 
+def _line(xs: list[float], ys: list[float]) -> tuple[float, float]:
+    """Least-squares intercept and slope."""
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+    return my - slope * mx, slope
+
+
 def fit(rows: list[dict[str, object]]) -> str:
-    """Power-law fits per code over the sizes, extrapolated (say so) to 10M / 100M / 1B triples."""
-    lines = ["", "Growth fitted as a * triples^b over the measured sizes; 10M/100M/1B are EXTRAPOLATIONS.",
-             "| code | measure | b | 10M | 100M | 1B |", "|---|---|---|---|---|---|"]
+    """Growth per code over the sizes: sizes and memory as fixed + per-triple cost (least squares),
+    latencies as a power law a * triples^b; extrapolated (say so) to 10M / 100M / 1B triples."""
+    lines = ["", "Growth fitted over the measured sizes; the 10M/100M/1B columns are EXTRAPOLATIONS, not measurements.",
+             "| code | measure | fit | 10M | 100M | 1B |", "|---|---|---|---|---|---|"]
     for code in dict.fromkeys(str(r["code"]) for r in rows):
-        mine = [r for r in rows if r["code"] == code]
+        mine = [r for r in rows if r["code"] == code and all(r.get(m) is not None for m in AFFINE + POWER)]
         if len({r["triples"] for r in mine}) < 2:
             continue
-        for m in FITTED:
-            pts = [(math.log(float(r["triples"])), math.log(max(float(r[m]), 1e-3))) for r in mine]  # type: ignore[arg-type]
-            mx, my = statistics.fmean(p[0] for p in pts), statistics.fmean(p[1] for p in pts)
-            b = sum((x - mx) * (y - my) for x, y in pts) / sum((x - mx) ** 2 for x, _ in pts)
-            at = [math.exp(my + b * (math.log(t) - mx)) for t in (1e7, 1e8, 1e9)]
-            lines.append(f"| {code} | {m} | {b:.2f} | " + " | ".join(f"{v:,.3g}" for v in at) + " |")
+        n = [float(r["triples"]) for r in mine]  # type: ignore[arg-type]
+        for m in AFFINE + POWER:
+            y = [float(r[m]) for r in mine]  # type: ignore[arg-type]
+            if m in AFFINE:
+                c, d = _line(n, y)
+                text, at = f"{c:.3g} + {d * 1e6:.3g} per 1M triples", [c + d * t for t in (1e7, 1e8, 1e9)]
+            else:
+                a, b = _line([math.log(v) for v in n], [math.log(max(v, 1e-3)) for v in y])
+                text, at = f"triples^{b:.2f}", [math.exp(a + b * math.log(t)) for t in (1e7, 1e8, 1e9)]
+            lines.append(f"| {code} | {m} | {text} | " + " | ".join(f"{v:,.3g}" for v in at) + " |")
     return "\n".join(lines)
 
 

@@ -78,6 +78,8 @@ def export_neo4j_import(store: GraphStore, out: Path, database: str = "neo4j") -
     manifest = {"format": "neo4j-admin-import-1", "seq": seq, "nodes": nodes, "relationships": relationships,
                 "array_delimiter": "U+001F", "multiline_fields": True, "command": command}
     write_atomic(out / "manifest.json", json.dumps(manifest, indent=1))
+    os.chmod(out / "import.sh", 0o755)  # write_atomic's temporary file is private (0600)
+    os.chmod(out / "manifest.json", 0o644)
     return ExportReport(out, nodes, relationships, seq, command)
 
 

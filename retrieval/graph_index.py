@@ -12,6 +12,10 @@ is kept another way, exactly up to three hops: hop two is expanded from the expl
 edges, and hop three subtracts from the aggregated expansion the walks that take their first or
 second edge again (found from the explicit two-hop walks). From hop four on, ``paths`` is an
 upper bound counting walks that reuse an edge. ``IndexLimits`` caps the work of one call.
+``search_paths`` runs the same levels for a beam search: after each hop a caller-supplied
+``choose`` sees that hop's relation paths (same counts) and picks which grow, so the work
+follows the chosen prefixes instead of every path of the schema. ``parts``/``from_parts`` hand
+the arrays to ``retrieval.graph_files``, which saves them and maps them back without copying.
 
 Deliberately left out: writes (rebuild after indexing), entities, ``neighbors`` and
 ``shortest_paths``; those stay with the store. The module is longer than the house's ~400 lines

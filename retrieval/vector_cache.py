@@ -19,8 +19,9 @@ written to a temporary folder and renamed into place (atomic), holding ``keys.np
 hashes per text), ``vectors.npy`` (float32, memory-mapped when read) and ``meta.json`` (format
 version, count, dimension). A segment that does not validate is removed with one warning.
 Segments are merged once there are more than ``MAX_SEGMENTS``. Deliberately left out: eviction
-(a KB's relation-path texts are bounded by the questions asked) and locking (two processes
-that embed the same new text both store it; lookups take either copy).
+(a KB's relation-path texts are bounded by the questions asked) and locking between processes
+(two that embed the same new text both store it; lookups take either copy); within a process
+one lock serializes the calls.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -126,8 +128,17 @@ class CachedEmbedder:
         self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
         self.hits = 0
         self.misses = 0
+        self._lock = threading.RLock()  # a served KGQA answers from several threads
 
     def query(self, texts: Sequence[str]) -> np.ndarray:
+        with self._lock:
+            return self._query(texts)
+
+    def passage(self, texts: Sequence[str]) -> np.ndarray:
+        with self._lock:
+            return self._passage(texts)
+
+    def _query(self, texts: Sequence[str]) -> np.ndarray:
         missing = [t for t in dict.fromkeys(texts) if t not in self._queries]
         if missing:
             for text, vec in zip(missing, self.inner.query(missing)):
@@ -139,7 +150,7 @@ class CachedEmbedder:
             self._queries.popitem(last=False)
         return out
 
-    def passage(self, texts: Sequence[str]) -> np.ndarray:
+    def _passage(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.empty((0, self.dimension), dtype=np.float32)
         if self._generation is None:
@@ -167,10 +178,11 @@ class CachedEmbedder:
 
     def contains(self, texts: Sequence[str]) -> list[bool]:
         """Whether each text's vector is stored (asking for it embeds nothing)."""
-        if self._generation is None:
-            self._open()
-        found: list[bool] = (self._lookup(text_keys(texts)) >= 0).tolist()
-        return found
+        with self._lock:
+            if self._generation is None:
+                self._open()
+            found: list[bool] = (self._lookup(text_keys(texts)) >= 0).tolist()
+            return found
 
     @property
     def segments(self) -> int:

@@ -186,6 +186,8 @@ def fit(rows: list[dict[str, object]]) -> str:
             if m in AFFINE:
                 c, d = _line(n, y)
                 text, at = f"{c:.3g} + {d * 1e6:.3g} per 1M triples", [c + d * t for t in (1e7, 1e8, 1e9)]
+                if d <= 0:
+                    text, at = "flat (no growth measured)", [statistics.fmean(y)] * 3
             else:
                 a, b = _line([math.log(v) for v in n], [math.log(max(v, 1e-3)) for v in y])
                 text, at = f"triples^{b:.2f}", [math.exp(a + b * math.log(t)) for t in (1e7, 1e8, 1e9)]

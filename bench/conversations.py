@@ -1,7 +1,7 @@
 """Multi-turn benchmark: conversations over the MetaQA knowledge base, run through ``Session``.
 
 Build (deterministic for a seed) ``tests/data/conversations.jsonl`` from the MetaQA KB and the
-1-hop dev questions, keeping only held-out questions (``pipeline.splits``): every turn's
+1-hop dev questions, keeping only held-out questions (``pipeline.questions``): every turn's
 stand-alone form must fall in the held-out split. Four kinds of conversation:
 
 - ``pronoun``: "who directed [M]" (a dev question with one director) -> "what else did he

@@ -1,9 +1,9 @@
 """Side-by-side QA benchmark on MetaQA dev: kgqa, the dense-only RAG baseline and LlamaIndex.
 
-On ``--limit`` held-out questions per hop (a seeded sample of ``pipeline.splits``' held-out
+On ``--limit`` held-out questions per hop (a seeded sample of ``pipeline.questions``' held-out
 side of ../shared/data/metaqa/{1,2,3}-hop/qa_dev.txt.gz), every system answers twice: with the
 gold topic entity given and end to end (brackets stripped, each system finds the entity
-itself). Systems (``pipeline.eval``): ``kgqa`` (hybrid retrieval with the path scorer that
+itself). Systems (``pipeline.evaluation.systems``): ``kgqa`` (hybrid retrieval with the path scorer that
 ``--scorer`` names, topic excluded from answers, paths up to 3 hops), ``dense`` (verbalized triples
 embedded into FAISS; it has no use for a given topic, so both rows are the same system) and
 ``llamaindex`` (LlamaIndex's ``PropertyGraphIndex`` + ``VectorContextRetriever`` over the same

@@ -1,6 +1,6 @@
 """Models benchmark: zero-shot vs fine-tuned path scorer, and the generator's answers, in one run.
 
-Part 1, on held-out MetaQA dev questions (pipeline/splits.py; the adapters never saw them),
+Part 1, on held-out MetaQA dev questions (pipeline/questions.py; the adapters never saw them),
 per hop, topic entity given and end to end (brackets stripped, the linker finds the entity):
 Hits@1, answer-set F1 and retrieval latency with the zero-shot scorer and with the trained
 adapter. Part 2, for ``--generator N`` held-out questions per hop: the generator's raw answers

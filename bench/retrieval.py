@@ -28,7 +28,7 @@ DATA = ROOT.parent / "shared" / "data"
 
 
 def questions(hop: int, limit: int) -> list[tuple[str, str, set[str]]]:
-    """(question without brackets, gold topic, gold answers), read by ``pipeline.eval``."""
+    """(question without brackets, gold topic, gold answers), read by ``pipeline.questions``."""
     from pipeline.questions import read_questions
 
     qs = read_questions(DATA / f"metaqa/{hop}-hop/qa_dev.txt.gz", "metaqa")[:limit]

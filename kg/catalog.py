@@ -9,6 +9,9 @@ Crash safety: before a change is sent to the store, its delta goes into the jour
 sequence number; the store records the number of the last change it applied. On the next run,
 ``recover`` folds the journalled deltas the store did apply into the source's state and drops
 the rest, so the catalog and the store agree again and re-indexing completes the work.
+
+Why over the house's ~400 lines: the journal, the per-source state files and the consistency
+queries (``integrity``, ``applied``, orphans) share one SQLite schema and must change together.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import json
 import os
 import sqlite3
 import time
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from kg.base import Passage, Provenance
-from kg.errors import SourceNotFound
+from kg.errors import CorruptState, SourceNotFound
 
 CATALOG_FILE = "catalog.sqlite"
 SCHEMA = """
@@ -45,6 +49,7 @@ CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT);
 """
 _EMPTY_I = np.empty(0, dtype=np.int64)
 _EMPTY_S = np.empty(0, dtype=object)
+_STATE_FIELDS = {"keys", "nodes", "rec_ids", "rec_hash", "pkeys"}
 
 
 @dataclass(frozen=True)
@@ -141,14 +146,34 @@ def _loaded(arr: np.ndarray) -> np.ndarray:
 class Catalog:
     """The SQLite catalog and per-source state files of one knowledge base directory."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, db: sqlite3.Connection) -> None:
         self.directory = Path(directory)
         self.state_dir = self.directory / "sources"
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.db = db
+
+    @classmethod
+    def open(cls, directory: Path) -> Catalog:
+        """Open (creating if needed) the catalog of ``directory``.
+
+        Raises:
+            CorruptState: ``catalog.sqlite`` is not a readable SQLite database.
+        """
+        directory = Path(directory)
+        (directory / "sources").mkdir(parents=True, exist_ok=True)
+        path = directory / CATALOG_FILE
         # shared by the threads of one process (a server answers in a pool): sqlite3.threadsafety is 3 here
-        self.db = sqlite3.connect(self.directory / CATALOG_FILE, isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.executescript(SCHEMA)
+        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        try:
+            _check_size(path)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(SCHEMA)
+            db.execute("SELECT count(*) FROM sources").fetchone()
+        except sqlite3.DatabaseError as exc:
+            db.close()
+            raise CorruptState(path, f"the source catalog (which sources this knowledge base holds and what each "
+                               f"contributed) is damaged ({exc}); it cannot be rebuilt from the store: restore it "
+                               f"from a backup, or move {directory} aside and index the sources again") from exc
+        return cls(directory, db)
 
     def close(self) -> None:
         self.db.close()
@@ -224,11 +249,84 @@ class Catalog:
         return self.state_dir / f"{source_id}.npz"
 
     def load_state(self, source_id: int) -> SourceState:
+        """What the source with ``source_id`` contributed (empty when it has no state file yet).
+
+        Raises:
+            CorruptState: the state file is truncated or not a state file.
+        """
         path = self._state_path(source_id)
         if not path.exists():
+            row = self.db.execute("SELECT state, triples + entities + passages FROM sources WHERE id = ?",
+                                  (source_id,)).fetchone()
+            if row and row[0] == "ok" and row[1]:
+                raise CorruptState(path, f"the record of what one source contributed is missing; run "
+                                   f"`kgqa check --kb {self.directory} --repair` to rebuild it from the sources")
             return SourceState()
-        with np.load(path, allow_pickle=False) as data:
-            return SourceState(**{k: _loaded(data[k]) for k in data.files})
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                if set(data.files) != _STATE_FIELDS:
+                    raise ValueError(f"holds {sorted(data.files)}, not {sorted(_STATE_FIELDS)}")
+                return SourceState(**{k: _loaded(data[k]) for k in data.files})
+        except (OSError, ValueError, EOFError, TypeError, KeyError, zipfile.BadZipFile) as exc:
+            raise CorruptState(path, f"the record of what one source contributed is damaged ({exc}); run "
+                               f"`kgqa check --kb {self.directory} --repair` to rebuild it from the sources") from exc
+
+    def integrity(self) -> list[str]:
+        """What SQLite's ``quick_check`` finds wrong in ``catalog.sqlite`` (empty when nothing)."""
+        try:
+            rows = [str(r[0]) for r in self.db.execute("PRAGMA quick_check").fetchall()]
+        except sqlite3.DatabaseError as exc:
+            return [str(exc)]
+        return [] if rows == ["ok"] else rows
+
+    def state_files(self) -> list[Path]:
+        """Every state file on disk (some may belong to no registered source)."""
+        return sorted(self.state_dir.glob("*.npz"))
+
+    def set_applied(self, seq: int) -> None:
+        """Record that the store has applied change ``seq`` (after a crash, what the store says wins)."""
+        self.db.execute("INSERT OR REPLACE INTO meta(k, v) VALUES ('applied', ?)", (str(seq),))
+
+    def applied(self) -> int | None:
+        """The change number the store should report, or None when not known (a run is in flight or
+        was interrupted, or the catalog predates this record)."""
+        if self.db.execute("SELECT 1 FROM journal LIMIT 1").fetchone():
+            return None
+        row = self.db.execute("SELECT v FROM meta WHERE k = 'applied'").fetchone()
+        return int(row[0]) if row else None
+
+    def last_seq(self) -> int:
+        """The number of the last change the catalog handed out (0 for none)."""
+        row = self.db.execute("SELECT v FROM meta WHERE k = 'seq'").fetchone()
+        return int(row[0]) if row else 0
+
+    def passage_counts(self) -> dict[int, int]:
+        """Stored passages per source id (ids with none are left out)."""
+        rows = self.db.execute("SELECT source_id, count(*) FROM passages GROUP BY source_id").fetchall()
+        return {int(i): int(n) for i, n in rows}
+
+    def reset(self, source: SourceRecord) -> None:
+        """Forget what ``source`` contributed, keeping its registration, so indexing re-applies it whole."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM passages WHERE source_id = ?", (source.id,))
+            db.execute("DELETE FROM journal WHERE source_id = ?", (source.id,))
+            db.execute("UPDATE sources SET state = 'partial', hash = NULL, size = NULL, mtime_ns = NULL "
+                       "WHERE id = ?", (source.id,))
+        self._state_path(source.id).unlink(missing_ok=True)
+
+    def drop_orphans(self) -> list[str]:
+        """Delete state files and passage rows of sources the catalog no longer lists; say what went."""
+        ids = {r.id for r in self.sources()}
+        dropped = []
+        for path in self.state_files():
+            if not path.stem.isdigit() or int(path.stem) not in ids:
+                path.unlink(missing_ok=True)
+                dropped.append(f"deleted orphan state file {path.name}")
+        for source_id, count in self.passage_counts().items():
+            if source_id not in ids:
+                self.db.execute("DELETE FROM passages WHERE source_id = ?", (source_id,))
+                dropped.append(f"deleted {count} passage(s) of unknown source id {source_id}")
+        return dropped
 
     def save_state(self, source_id: int, state: SourceState) -> None:
         """Write the state file atomically (temporary file, fsync, rename)."""
@@ -290,7 +388,10 @@ class Catalog:
         interrupted = sorted({r[1] for r in rows})
         with self.transaction() as db:
             db.execute("DELETE FROM journal")
-            db.executemany("UPDATE sources SET state = 'partial', hash = NULL WHERE id = ?",
+            if rows:
+                db.execute("INSERT OR REPLACE INTO meta(k, v) VALUES ('applied', ?)", (str(applied_seq),))
+            db.executemany("UPDATE sources SET state = CASE state WHEN 'removing' THEN 'removing' ELSE 'partial' END, "
+                           "hash = NULL WHERE id = ?",
                            [(i,) for i in interrupted])
         return interrupted
 
@@ -313,6 +414,21 @@ class Catalog:
                 [r for k in keys for r in self.db.execute(query + " WHERE p.key = ?", (k,))])
         return {int(key): Passage(i, text, title, tuple(json.loads(ents or "[]")), Provenance(src, line, off))
                 for key, i, text, title, ents, src, line, off in rows}
+
+
+def _check_size(path: Path) -> None:
+    """Raise ``sqlite3.DatabaseError`` when the file is shorter than its header says (truncated)."""
+    if not path.exists() or path.stat().st_size < 100:
+        return  # new (or empty: SQLite starts it afresh)
+    with path.open("rb") as fh:
+        header = fh.read(100)
+    if not header.startswith(b"SQLite format 3\x00"):
+        raise sqlite3.DatabaseError("file is not a database")
+    page = int.from_bytes(header[16:18], "big")
+    page = 65536 if page == 1 else page
+    pages = int.from_bytes(header[28:32], "big")
+    if pages and page * pages > path.stat().st_size and not path.with_name(path.name + "-wal").exists():
+        raise sqlite3.DatabaseError(f"truncated: {path.stat().st_size} bytes, the header says {page * pages}")
 
 
 def _record(row: tuple[Any, ...]) -> SourceRecord:

@@ -35,9 +35,29 @@ class StoreLocked(BackendUnavailable):
     """Another process holds the embedded store for writing."""
 
 
+class StoreDamaged(BackendUnavailable):
+    """The embedded store file is missing, damaged or not a kgqa store (``kgqa check --repair`` rebuilds it)."""
+
+    def __init__(self, path: str | Path, message: str) -> None:
+        self.path = str(path)
+        super().__init__(f"{self.path}: {message}")
+
+
 class EntityNotFound(KGQAError):
     """No entity has the requested id."""
 
 
 class SourceNotFound(KGQAError):
     """The catalog has no source registered under that path."""
+
+
+class CorruptState(KGQAError):
+    """A file the knowledge base keeps (not rebuildable by itself) is damaged or disagrees with the store.
+
+    The message names the file, says what it holds and what to do (usually
+    ``kgqa check --kb DIR --repair``).
+    """
+
+    def __init__(self, path: str | Path, message: str) -> None:
+        self.path = str(path)
+        super().__init__(f"{self.path}: {message}")

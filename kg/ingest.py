@@ -25,8 +25,9 @@ from tqdm import tqdm
 from kg.base import Batch, Entity, EntityKind, Passage, triple_keys
 from kg.catalog import Catalog, Delta, SourceRecord, SourceState, str_diff, str_union
 from kg.errors import KGQAError
-from kg.readers import ReaderOptions, guess_format, open_reader
+from kg.readers import Reader, ReaderOptions, guess_format, open_reader
 from kg.readers.base import check_file
+from kg.readers.folder import plan_folder
 from kg.stores.base import Change, GraphStore
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ class IndexReport:
     passages: int = 0
     skipped: int = 0
     seconds: float = 0.0
+    notes: tuple[str, ...] = ()  # what a person should know: files of a folder that were skipped, and why
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -104,7 +106,15 @@ class Indexer:
         """Reconcile the catalog with the store after an interrupted run."""
         interrupted = self.catalog.recover(self.store.applied_seq())
         if interrupted:
-            log.warning("recovered %d interrupted source(s); re-index them to complete", len(interrupted))
+            states = {r.id: r for r in self.catalog.sources()}
+            removing = [states[i].path for i in interrupted if i in states and states[i].state == "removing"]
+            indexing = [states[i].path for i in interrupted if i in states and states[i].state != "removing"]
+            if indexing:
+                log.warning("recovered %d interrupted indexing run(s); re-index to complete: %s",
+                            len(indexing), ", ".join(indexing))
+            if removing:
+                log.warning("recovered %d interrupted removal(s); re-run `kgqa remove` to complete: %s",
+                            len(removing), ", ".join(removing))
         return interrupted
 
     def index(self, path: Path, fmt: str | None = None, options: ReaderOptions = ReaderOptions()) -> IndexReport:
@@ -120,6 +130,9 @@ class Indexer:
             check_file(path)
         fmt = fmt or guess_format(path)
         reader = open_reader(fmt)
+        notes = plan_folder(path).notes(path) if fmt == "folder" else ()
+        for note in notes:
+            log.warning("%s: %s", path.name, note)
         settings = {"format": fmt, **options.settings()}
         found = self.catalog.find(path)
         size, mtime = _stat(path)
@@ -137,10 +150,10 @@ class Indexer:
         run = _Run.start(old, others)
         self.catalog.mark(record, "indexing")
         try:
-            for batch in self._batches(reader.read(path, record.name, options), path):
-                self._step(record, run, batch)
+            for source, batch in self._batches(_read(reader, path, record.name, options), path):
+                self._step(record, run, batch, source)
         except (KGQAError, ValueError) as exc:
-            self._rollback(record, run, found is None)
+            self._rollback(record, run, found)
             raise exc
         state = run.state()
         removed = self._remove_missing(record, run, state)
@@ -152,7 +165,7 @@ class Indexer:
             self.catalog.clear_journal(record.id)
         return IndexReport(record.name, str(path), fmt, status, run.added, removed,
                            len(run.seen_keys) - run.added, counts["triples"], counts["entities"],
-                           counts["passages"], run.skipped, round(time.perf_counter() - start, 3))
+                           counts["passages"], run.skipped, round(time.perf_counter() - start, 3), notes)
 
     def _unchanged(self, found: SourceRecord, fingerprint: tuple[str, int, int], start: float) -> IndexReport:
         self.catalog.finish(found, fingerprint, _counts(found))
@@ -167,15 +180,16 @@ class Indexer:
         delta = Delta(del_keys=state.keys, del_nodes=state.nodes, del_pkeys=state.pkeys)
         change = Change(seq=0, remove_keys=np.setdiff1d(state.keys, others.keys),
                         remove_nodes=str_diff(state.nodes, others.nodes).tolist())
+        self.catalog.mark(record, "removing")  # an interrupted removal is completed by running it again
         self._send(record, delta, change, [])
         self.catalog.forget(record)
         return _report(record, "removed", start, removed=len(state.keys))
 
     # -- one batch -------------------------------------------------------------------------
 
-    def _step(self, record: SourceRecord, run: _Run, batch: Batch) -> None:
+    def _step(self, record: SourceRecord, run: _Run, batch: Batch, source: str) -> None:
         run.skipped += batch.skipped
-        delta, change = Delta(), Change(seq=0, source=record.name)
+        delta, change = Delta(), Change(seq=0, source=source)
         self._diff_triples(run, batch, delta, change)
         self._diff_records(run, batch.entities, delta, change)
         passages = self._diff_passages(run, batch.passages, delta)
@@ -260,19 +274,24 @@ class Indexer:
         state.apply(delta)
         return len(gone_keys)
 
-    def _rollback(self, record: SourceRecord, run: _Run, was_new: bool) -> None:
-        """Take back what this run added to the store after a reader error."""
+    def _rollback(self, record: SourceRecord, run: _Run, found: SourceRecord | None) -> None:
+        """Take back what this run added to the store after a reader error.
+
+        A source that was there before gets back its state, reader settings and status, so a
+        failed ``--format X`` never leaves the catalog claiming format X.
+        """
         keys = np.concatenate(run.graph_keys) if run.graph_keys else np.empty(0, dtype=np.int64)
         added = Delta(del_keys=np.unique(np.concatenate([np.empty(0, np.int64), *run.added_keys])),
                       del_nodes=np.array(sorted(set(run.added_nodes)), dtype=object),
                       del_pkeys=np.array(sorted(run.seen_pkeys - run.old_pkeys), dtype=np.int64))
         change = Change(seq=0, remove_keys=keys, remove_nodes=sorted(set(run.graph_nodes)))
         self._send(record, added, change, [])
-        if was_new:
+        if found is None:
             self.catalog.forget(record)
         else:
             self.catalog.save_state(record.id, run.old)
-            self.catalog.mark(record, "ok")
+            self.catalog.register(Path(found.path), found.format, found.options)
+            self.catalog.mark(record, found.state)
             self.catalog.clear_journal(record.id)
 
     def _send(self, record: SourceRecord, delta: Delta, change: Change,
@@ -280,19 +299,37 @@ class Indexer:
         change.seq = self.catalog.next_seq()
         self.catalog.journal(change.seq, record.id, delta, passages)
         self.store.apply(change)
+        self.catalog.set_applied(change.seq)  # what the store should say next open (kg.consistency)
 
-    def _batches(self, batches: Iterable[Batch], path: Path) -> Iterable[Batch]:
+    def _batches(self, batches: Iterable[tuple[str, Batch]], path: Path) -> Iterable[tuple[str, Batch]]:
+        """Reader batches gathered into changes of about ``chunk_rows``, one provenance source each."""
         bar = tqdm(desc=f"indexing {path.name}", unit=" triples", disable=not self.progress, leave=False)
-        pending = Batch()
-        for batch in batches:
+        pending, current = Batch(), ""
+        for source, batch in batches:
+            if source != current and (len(pending) or pending.skipped):
+                yield current, pending
+                pending = Batch()
+            current = source
             bar.update(batch.size)
             pending.extend(batch)
             if len(pending) >= self.chunk_rows:
-                yield pending
+                yield current, pending
                 pending = Batch()
         if len(pending) or pending.skipped:
-            yield pending
+            yield current, pending
         bar.close()
+
+
+def _read(reader: Reader, path: Path, name: str, options: ReaderOptions) -> Iterable[tuple[str, Batch]]:
+    """(provenance source, batch) pairs: a folder's files each under their own name (``folder/sub/a.txt``)."""
+    if reader.format != "folder":
+        for batch in reader.read(path, name, options):
+            yield name, batch
+        return
+    for file, fmt in plan_folder(path).files:
+        source = f"{name}/{file.relative_to(path)}"
+        for batch in open_reader(fmt).read(file, source, options):
+            yield source, batch
 
 
 def in_sorted(values: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
@@ -348,7 +385,7 @@ def _counts(record: SourceRecord) -> dict[str, int]:
             "skipped": record.skipped}
 
 
-def _report(record: SourceRecord, status: str, start: float, **counts: int) -> IndexReport:
+def _report(record: SourceRecord, status: str, start: float, unchanged: int = 0, removed: int = 0) -> IndexReport:
     return IndexReport(record.name, record.path, record.format, status, triples=record.triples,
                        entities=record.entities, passages=record.passages, skipped=record.skipped,
-                       seconds=round(time.perf_counter() - start, 3), **counts)
+                       seconds=round(time.perf_counter() - start, 3), unchanged=unchanged, removed=removed)

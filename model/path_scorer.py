@@ -10,7 +10,7 @@ pooling, unit length), so path embeddings are cached exactly as in the zero-shot
 question costs one forward pass.
 
 Training data is ``PathExample`` s: the weak supervision that turns QA pairs into them lives in
-pipeline/train.py (it needs the graph). ``train_scorer`` writes the adapter and a card (data
+pipeline/training/supervision.py (it needs the graph). ``train_scorer`` writes the adapter and a card (data
 hash, settings, metrics, command) atomically into its output directory.
 """
 

@@ -3,7 +3,7 @@
 It opens a knowledge base, indexes, removes and inspects sources, retrieves evidence, and
 answers questions (``ask``): retrieve -> generate (when a generator is on) -> check the
 citations (``model.checks.finalize``) -> a plain-data ``Answer``, recorded in the feedback store
-so that ``feedback`` can refer to it. ``session`` starts a conversation (``pipeline.session``).
+so that ``feedback`` can refer to it. ``session`` starts a conversation (``pipeline.dialogue.session``).
 
 Opening is cheap: the embedder, the entity linker and the passage index are loaded (or built
 and saved in the knowledge base directory) on the first question, and rebuilt when the store

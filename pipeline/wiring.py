@@ -18,6 +18,7 @@ from pathlib import Path
 
 from kg.base import Entity, EntityKind
 from kg.errors import KGQAError
+from kg.files import read_json_or_none, write_atomic
 from kg.kb import KnowledgeBase
 from kg.stores.base import GraphStore
 from model.base import Embedder, PathScorer
@@ -27,6 +28,7 @@ from model.registry import auto_adapter
 from model.scorer import ZeroShotPathScorer
 from retrieval.graph_files import open_index
 from retrieval.linker import EntityLinker
+from retrieval.passage_search import SearchConfig, open_passage_search
 from retrieval.passages import DensePassages
 from retrieval.paths import PathRetriever
 from retrieval.retriever import HybridRetriever, RetrieverConfig
@@ -46,7 +48,9 @@ def build_retriever(kb: KnowledgeBase, embedder_name: str, config: RetrieverConf
     scorer = _cached_paths(path_scorer(config.scorer, embedder, kb.directory), vectors)
     paths = PathRetriever(graph, scorer, config.paths, labels)
     passages = DensePassages.open(kb.catalog, kb.store, kb.directory / "dense", embedder)
-    return HybridRetriever(kb.store, linker, paths, passages, config)
+    search, reader = open_passage_search(kb.catalog, passages, kb.directory / "passage_graph", seq, linker,
+                                         SearchConfig(mode=config.passage_search), progress, config.mentions)
+    return HybridRetriever(kb.store, linker, paths, search, config, reader)
 
 
 def path_scorer(setting: str, embedder: Embedder, kb_dir: Path | None = None) -> PathScorer:
@@ -78,7 +82,8 @@ def _cached_paths(scorer: PathScorer, directory: Path) -> PathScorer:
 
 def _linker(store: GraphStore, directory: Path, seq: int, progress: bool) -> tuple[EntityLinker, dict[str, str]]:
     stamp = directory / STAMP
-    if stamp.exists() and json.loads(stamp.read_text()).get("seq") == seq:
+    saved = read_json_or_none(stamp)  # a damaged stamp is one warning, then a rebuild
+    if saved is not None and saved.get("seq") == seq:
         try:
             linker = EntityLinker.load(directory)
             return linker, json.loads((directory / "relations.json").read_text())
@@ -93,6 +98,6 @@ def _linker(store: GraphStore, directory: Path, seq: int, progress: bool) -> tup
 
     linker = EntityLinker.from_batches(batches(), progress=progress)
     linker.save(directory)
-    (directory / "relations.json").write_text(json.dumps(labels, ensure_ascii=False))
-    stamp.write_text(json.dumps({"seq": seq}))
+    write_atomic(directory / "relations.json", json.dumps(labels, ensure_ascii=False))
+    write_atomic(stamp, json.dumps({"seq": seq}))  # last: it vouches for the files above
     return linker, labels

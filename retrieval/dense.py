@@ -15,10 +15,14 @@ has no GPU HNSW. On disk a directory holds ``manifest.json`` and the snapshot fo
 one and then replaces the manifest in one rename, so an interrupted save leaves the previous
 index loadable. One writer per directory is assumed; this module does not lock. Product
 quantization (IVF-PQ) for very large corpora and sharding are not done here.
+
+Why over the house's ~400 lines: the snapshot format, its checksums and the rebuild of a damaged
+FAISS file from its vectors belong to the index they describe.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -84,6 +88,8 @@ class IndexManifest:
     kind: str  # flat | hnsw
     updated: str  # ISO 8601, UTC
     snapshot: str = ""
+    digest: str | None = None  # of the snapshot's vectors and ids (None in indexes saved before it existed)
+    faiss_digest: str | None = None  # of its index.faiss (derived: a mismatch rebuilds it from the vectors)
 
 
 def _faiss() -> Any:
@@ -131,13 +137,31 @@ def _fsync(path: Path) -> None:
         os.close(handle)
 
 
-def _write_snapshot(folder: Path, id_map: dict[str, Any], vectors: np.ndarray, index: Any) -> None:
-    """Write the three data files into ``folder`` and flush them to disk."""
+def _digest(vectors: np.ndarray, ids_text: str) -> str:
+    """A checksum of what a snapshot holds, so that a damaged file is seen on open, not searched."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(np.ascontiguousarray(vectors).tobytes())
+    h.update(ids_text.encode("utf-8"))
+    return h.hexdigest()
+
+
+def _file_digest(path: Path) -> str:
+    h = hashlib.blake2b(digest_size=16)
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 22):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _write_snapshot(folder: Path, id_map: dict[str, Any], vectors: np.ndarray, index: Any) -> tuple[str, str]:
+    """Write the three data files into ``folder``, flush them to disk; returns the data's and FAISS's digests."""
     np.save(folder / VECTORS, vectors)
-    (folder / IDS).write_text(json.dumps(id_map), encoding="utf-8")
+    ids_text = json.dumps(id_map)
+    (folder / IDS).write_text(ids_text, encoding="utf-8")
     _faiss().write_index(index, str(folder / FAISS_FILE))
     for name in (VECTORS, IDS, FAISS_FILE):
         _fsync(folder / name)
+    return _digest(vectors, ids_text), _file_digest(folder / FAISS_FILE)
 
 
 def _replace_manifest(directory: Path, manifest: IndexManifest) -> None:
@@ -212,23 +236,35 @@ class VectorIndex:
         manifest = read_manifest(directory)
         folder = directory / manifest.snapshot
         try:
-            vectors = np.load(folder / VECTORS)
-            raw = json.loads((folder / IDS).read_text(encoding="utf-8"))
+            vectors = np.load(folder / VECTORS, allow_pickle=False)
+            ids_text = (folder / IDS).read_text(encoding="utf-8")
+            raw = json.loads(ids_text)
             labels = np.asarray(raw["labels"], dtype=np.int64)
-        except (OSError, ValueError, KeyError) as exc:
+            counts_agree = len(raw["ids"]) == len(labels) == len(vectors) == manifest.count
+        except (OSError, ValueError, KeyError, TypeError, EOFError) as exc:
             raise KGQAError(f"the vector index in {directory} is damaged: {exc!r}") from exc
-        if not len(raw["ids"]) == len(labels) == len(vectors) == manifest.count:
+        if not counts_agree:
             raise KGQAError(f"the vector index in {directory} is damaged: counts disagree")
+        if manifest.digest is not None and manifest.digest != _digest(vectors, ids_text):
+            raise KGQAError(f"the vector index in {directory} is damaged: {folder.name} does not match the "
+                            "checksum in its manifest")
         index = cls(directory, manifest, list(raw["ids"]), labels, int(raw["next_label"]),
                     np.asarray(vectors, dtype=np.float32).reshape(-1, manifest.dimension), config or DenseConfig())
-        index._load_faiss(folder / FAISS_FILE, manifest.kind, set(raw.get("dead", ())))
+        index._load_faiss(folder / FAISS_FILE, manifest, set(raw.get("dead", ())))
         return index
 
-    def _load_faiss(self, path: Path, kind: str, dead: set[int]) -> None:
+    def _load_faiss(self, path: Path, manifest: IndexManifest, dead: set[int]) -> None:
         """Reuse the saved FAISS index when it matches; otherwise it is rebuilt when needed."""
+        kind = manifest.kind
         if not path.is_file() or kind != self._wanted_kind():
             return
-        index = _faiss().read_index(str(path))
+        try:
+            if manifest.faiss_digest is not None and manifest.faiss_digest != _file_digest(path):
+                raise RuntimeError("it does not match the checksum in the manifest")
+            index = _faiss().read_index(str(path))
+        except RuntimeError as exc:  # a damaged file: the index is rebuilt from the stored vectors
+            log.warning("%s is damaged (%s); rebuilding it from the stored vectors", path, str(exc).splitlines()[0])
+            return
         if index.ntotal == len(self._ids) + len(dead):
             self._index, self._kind, self._dead = index, kind, dead
 
@@ -249,14 +285,14 @@ class VectorIndex:
         try:
             id_map = {"ids": self._ids, "labels": self._labels.tolist(), "next_label": self._next_label,
                       "dead": sorted(self._dead)}
-            _write_snapshot(tmp, id_map, self._vectors, index)
+            digest, faiss_digest = _write_snapshot(tmp, id_map, self._vectors, index)
             tmp.rename(self.directory / snapshot)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         updated = _now()
         manifest = IndexManifest(FORMAT_VERSION, self._model, self._dimension, len(self._ids), self._kind,
-                                 updated, snapshot)
+                                 updated, snapshot, digest, faiss_digest)
         _replace_manifest(self.directory, manifest)
         self._updated, self._snapshot = updated, snapshot
         _remove_stale(self.directory, keep=snapshot)

@@ -28,7 +28,7 @@ dropped), while on most KBs the topic can be its own answer.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -232,23 +232,34 @@ ANSWER_MARGIN = 0.02
 
 
 def rank_answers(chosen: Sequence[ScoredPath], labels: dict[str, str],
-                 exclude: Sequence[str] = (), margin: float = ANSWER_MARGIN) -> list[RankedAnswer]:
+                 exclude: Sequence[str] = (), margin: float = ANSWER_MARGIN,
+                 round_trips: Collection[RelationPath] = ()) -> list[RankedAnswer]:
     """End entities of the best relation path (and of those within ``margin`` of its score).
 
     The other instantiated paths stay in the evidence but do not add answers: a relation path
     the scorer ranked clearly lower is a different question's answer. Ties keep the order of
     the relation paths; ``labels`` maps node ids to display labels.
+
+    A concrete path that comes back to its start (``capital`` then ``capital of``) never makes
+    the topic its own answer, unless its relation path is in ``round_trips`` (the relation
+    paths a KB means to lead back, learned or configured for it); a relation path left with no
+    other end gives no answer and does not set the best score.
     """
+    kept = [(rank, sp, [gp for gp in sp.paths if gp.end not in exclude and _may_end(gp, sp.path, round_trips)])
+            for rank, sp in enumerate(chosen)]
+    top = max((sp.score for _, sp, paths in kept if paths), default=0.0)
     best: dict[str, tuple[float, int, list[GraphPath]]] = {}
-    top = max((sp.score for sp in chosen if sp.paths), default=0.0)
-    for rank, sp in enumerate(chosen):
+    for rank, sp, paths in kept:
         if sp.score < top - margin:
             continue
-        for gp in sp.paths:
-            if gp.end in exclude:
-                continue
-            score, first, paths = best.get(gp.end, (sp.score, rank, []))
-            paths.append(gp)
-            best[gp.end] = (max(score, sp.score), min(first, rank), paths)
+        for gp in paths:
+            score, first, found = best.get(gp.end, (sp.score, rank, []))
+            found.append(gp)
+            best[gp.end] = (max(score, sp.score), min(first, rank), found)
     ordered = sorted(best.items(), key=lambda kv: (-kv[1][0], kv[1][1], labels.get(kv[0], kv[0])))
     return [RankedAnswer(node, labels.get(node, node), score) for node, (score, _, _) in ordered]
+
+
+def _may_end(gp: GraphPath, path: RelationPath, round_trips: Collection[RelationPath]) -> bool:
+    """Whether ``gp``'s end may be an answer: not its own start, unless the relation path means it."""
+    return gp.end != gp.start or path in round_trips

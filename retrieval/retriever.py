@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol, TypeVar
 
 from kg.base import Passage
@@ -33,6 +33,10 @@ class PassageSearch(Protocol):
     def search(self, question: str, n: int) -> list[tuple[Passage, float]]: ...
 
 
+class Reader(Protocol):
+    def read(self, question: str, evidence: Sequence[Evidence]) -> list[RankedAnswer]: ...
+
+
 @dataclass(frozen=True)
 class RetrieverConfig:
     """Settings of hybrid retrieval.
@@ -45,6 +49,10 @@ class RetrieverConfig:
         paths: graph path retrieval settings.
         scorer: which path scorer the pipeline wires: ``auto`` (the shipped trained adapter
             when installed, else zero-shot), ``zero-shot``, or a trained adapter's directory.
+        passage_search: ``ppr`` (dense hits seed PageRank over the passage graph) or ``dense``
+            (one slot per passage, no graph); see ``retrieval.passage_search``.
+        mentions: what finds the mentions in passages: ``spacy`` (NER) or ``rules``
+            (capitalized phrases: no model, for tests).
     """
 
     evidence: int = 10
@@ -53,18 +61,22 @@ class RetrieverConfig:
     candidates: int = 1
     paths: PathConfig = field(default_factory=PathConfig)
     scorer: str = "auto"
+    passage_search: str = "ppr"
+    mentions: str = "spacy"
 
 
 class HybridRetriever:
     """Entity linking + graph paths + dense passages, fused into numbered evidence."""
 
     def __init__(self, store: GraphStore, linker: Linker, paths: PathRetriever,
-                 passages: PassageSearch | None = None, config: RetrieverConfig = RetrieverConfig()) -> None:
+                 passages: PassageSearch | None = None, config: RetrieverConfig = RetrieverConfig(),
+                 reader: Reader | None = None) -> None:
         self.store = store
         self.linker = linker
         self.paths = paths
         self.passages = passages
         self.config = config
+        self.reader = reader
 
     def link(self, question: str, k: int = 5) -> list[Mention]:
         """The entity mentions of ``question`` (offsets refer to it with surrounding spaces stripped)."""
@@ -104,10 +116,13 @@ class HybridRetriever:
         exclude = topics if self.config.paths.exclude_topic else []
         answers = rank_answers(chosen, labels, exclude)
         graph = [(gp, sp.score) for sp in chosen for gp in sp.paths]
-        evidence = fuse(graph, passages, lambda i: labels.get(i, i), k or self.config.evidence)
+        evidence = [whole(e) for e in fuse(graph, passages, lambda i: labels.get(i, i), k or self.config.evidence)]
         answers = cite(answers, evidence)
         timings["fuse"] = round((time.perf_counter() - start) * 1000, 2)
-        note = None if found else "no entity found"
+        reader = self.reader
+        if not answers and reader is not None:  # no graph answer: read one out of the passages
+            answers = self._timed(timings, "read", lambda: reader.read(text, evidence))
+        note = None if found or answers else "no entity found"  # passages answered: no note
         prompt = build_prompt(question, [(e.number, e.content) for e in evidence], history)
         return Retrieval(question, tuple(found), tuple(chosen), tuple(answers), tuple(passages),
                          tuple(evidence), prompt, timings, note)
@@ -139,6 +154,15 @@ class HybridRetriever:
         result = work()
         timings[name] = round((time.perf_counter() - start) * 1000, 2)
         return result
+
+
+def whole(e: Evidence) -> Evidence:
+    """Passage evidence quoting the whole retrieved chunk, so a span read from it can be checked there."""
+    if e.passage is None or e.passage.id.startswith("e:"):
+        return e
+    where = e.passage.provenance.source if e.passage.provenance else "?"
+    title = f", {e.passage.title}" if e.passage.title else ""
+    return replace(e, content=f'"{e.passage.text}" ({where}{title})')
 
 
 def cite(answers: Sequence[RankedAnswer], evidence: Sequence[Evidence]) -> list[RankedAnswer]:

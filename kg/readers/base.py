@@ -21,7 +21,7 @@ from kg.base import Batch
 from kg.errors import SourceFormatError
 
 COMPRESSED: dict[str, Callable[..., Any]] = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
-_SNIFF = 8192
+SNIFF_BYTES = 8192
 # what a truncated or corrupt compressed file raises while it is read
 CORRUPT = (OSError, EOFError, lzma.LZMAError, zlib.error)
 
@@ -104,7 +104,7 @@ def sniff(path: Path) -> bytes:
     """The first bytes of the (decompressed) file, rejecting binary and empty content."""
     with open_binary(path) as fh:
         try:
-            head = fh.read(_SNIFF)
+            head = fh.read(SNIFF_BYTES)
         except CORRUPT as exc:
             raise SourceFormatError(path, f"not a valid {path.suffix} file ({exc})") from exc
     if not head.strip():

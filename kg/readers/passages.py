@@ -120,19 +120,19 @@ def _json(path: Path, source: str) -> Iterator[Passage]:
 
 
 def _text(path: Path, source: str) -> Iterator[Passage]:
-    """Blank-line separated paragraphs, with their character offsets."""
-    offset, start, index = 0, 0, 0
+    """Blank-line separated paragraphs, with the line they start on and their character offset."""
+    offset, start, first, index = 0, 0, 0, 0
     lines: list[str] = []
-    for _, line in numbered_lines(path):
+    for number, line in numbered_lines(path):
         if line.strip():
             if not lines:
-                start = offset
+                start, first = offset, number
             lines.append(line)
         elif lines:
             yield Passage(f"{path.stem}#{index}", "\n".join(lines).strip(), path.stem, (),
-                          Provenance(source, None, start))
+                          Provenance(source, first, start))
             lines, index = [], index + 1
         offset += len(line) + 1
     if lines:
         yield Passage(f"{path.stem}#{index}", "\n".join(lines).strip(), path.stem, (),
-                      Provenance(source, None, start))
+                      Provenance(source, first, start))

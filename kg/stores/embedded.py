@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 
 from kg.base import EntityKind
-from kg.errors import BackendUnavailable, StoreLocked
+from kg.errors import BackendUnavailable, StoreDamaged, StoreLocked
 from kg.stores import cypher
 from kg.stores.base import EDGE_SCHEMA, Change, GraphPath, Step, StoreSettings
 
@@ -67,14 +67,18 @@ class EmbeddedStore(cypher.CypherReads):
         try:
             db = ladybug.Database(str(path), read_only=read_only)
         except RuntimeError as exc:
-            if "lock" in str(exc).lower():
-                raise StoreLocked(f"the store at {directory} is open for writing by another process "
-                                  f"({_holder(str(exc))}); wait for it or open read-only") from exc
-            raise BackendUnavailable(f"cannot open the store at {directory}: {exc}") from exc
+            raise _open_error(path, exc) from exc
         conn = ladybug.Connection(db, num_threads=threads)
-        if not read_only:
-            for statement in SCHEMA:
-                conn.execute(statement)
+        try:
+            if not read_only:
+                for statement in SCHEMA:
+                    conn.execute(statement)
+            conn.execute(f"MATCH (m:{cypher.META}) RETURN count(*)")  # a store without kgqa's tables fails here
+        except RuntimeError as exc:
+            conn.close()
+            db.close()
+            raise StoreDamaged(path, f"not a kgqa store, or empty ({_first_line(exc)}); if it is damaged, "
+                               f"{_REBUILD.format(file=path, dir=directory)}") from exc
         return cls(conn, db, read_only)
 
     # -- writing ---------------------------------------------------------------------------
@@ -186,6 +190,33 @@ def _iid(internal: dict[str, int]) -> tuple[int, int]:
 def _holder(message: str) -> str:
     marker = "Lock is held by PID"
     return f"PID {message.split(marker)[1].split(')')[0].strip()}" if marker in message else "unknown process"
+
+
+_REBUILD = "delete {file} and run `kgqa check --kb {dir} --repair` to rebuild it from the indexed sources"
+
+
+def _open_error(path: Path, exc: RuntimeError) -> BackendUnavailable:
+    """A clear error for a store that LadybugDB would not open: locked, busy, or damaged."""
+    text = str(exc)
+    lower = text.lower()
+    directory = path.parent
+    if "lock" in lower:
+        return StoreLocked(f"the store at {directory} is open for writing by another process "
+                           f"({_holder(text)}); wait for it or open read-only")
+    if "recovery is pending" in lower or "checkpoint" in lower and "pending" in lower:
+        return BackendUnavailable(f"the store {path} is being written by a run that has not finished "
+                                  "(or was interrupted): wait for it to finish, or re-run the interrupted "
+                                  "`kgqa index` to complete it, then try again")
+    if "not a valid" in lower or "outside the database file" in lower or "cannot read" in lower:
+        return StoreDamaged(path, f"the store file is damaged ({_first_line(exc)}); restore it from a backup, or "
+                                  f"{_REBUILD.format(file=path, dir=directory)}")
+    return BackendUnavailable(f"cannot open the store at {directory}: {_first_line(exc)}")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    line = text[0] if text else type(exc).__name__
+    return line.replace(" The database may be checkpointing; please retry later.", "")
 
 
 def open_embedded(settings: StoreSettings) -> EmbeddedStore:

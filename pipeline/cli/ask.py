@@ -24,6 +24,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: a
                      help="the topic entity is never its own answer (MetaQA-style 'other' questions)")
     ask.add_argument("--hops", type=int, default=3, choices=(1, 2, 3), help="longest relation path")
     ask.add_argument("--explain", action="store_true", help="show how the answer was reached")
+    ask.add_argument("--no-progress", action="store_true", help="no progress bars (also when --json)")
     ask.add_argument("--format", choices=FORMATS, default="text",
                      help="text (for people), json, or the cited subgraph: mermaid, dot, ttl, nt (RDF + provenance)")
     ask.add_argument("--scorer", default="auto",
@@ -33,6 +34,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: a
     ask.set_defaults(func=cmd_ask)
 
     chat = sub.add_parser("chat", parents=[common], help="a conversation: follow-ups, clarifications, feedback")
+    chat.add_argument("--no-progress", action="store_true", help="no progress bars")
     chat.add_argument("--load", type=Path, metavar="FILE", help="continue a conversation saved with /save")
     chat.add_argument("-k", type=int, default=10, help="pieces of evidence")
     chat.add_argument("--embedder", default="minilm", help="minilm (English), e5 (multilingual)")

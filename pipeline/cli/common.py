@@ -25,10 +25,11 @@ def common_options() -> argparse.ArgumentParser:
 
 
 def open_kb(args: argparse.Namespace, read_only: bool = False) -> KGQA:
+    """The knowledge base of ``--kb`` with the connection options (and ``--embedder`` where the command has it)."""
     return KGQA.open(args.kb, backend=args.backend, read_only=read_only,
                      progress=not getattr(args, "no_progress", False) and not args.json,
                      uri=args.uri, user=args.user, database=args.database,
-                     password=os.environ.get("NEO4J_PASSWORD"))
+                     password=os.environ.get("NEO4J_PASSWORD"), embedder=getattr(args, "embedder", "minilm"))
 
 
 def answering(args: argparse.Namespace) -> KGQA:
@@ -38,6 +39,7 @@ def answering(args: argparse.Namespace) -> KGQA:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     config = RetrieverConfig(evidence=args.k, paths=PathConfig(max_hops=args.hops, exclude_topic=args.exclude_topic),
                              scorer=args.scorer)
-    return KGQA.open(args.kb, backend=args.backend, read_only=True, progress=not args.json, uri=args.uri,
+    progress = not args.json and not getattr(args, "no_progress", False)
+    return KGQA.open(args.kb, backend=args.backend, read_only=True, progress=progress, uri=args.uri,
                      user=args.user, database=args.database, password=os.environ.get("NEO4J_PASSWORD"),
                      embedder=args.embedder, config=config, generator=args.generator)

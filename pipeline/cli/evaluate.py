@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from pipeline.api import KGQA
+from pipeline.cli.eval_passages import cmd_eval_passages
 from pipeline.evaluation import metrics, report
 from pipeline.evaluation.systems import make_systems
 from pipeline.questions import expand, load_questions
@@ -20,8 +21,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: a
     evaluate.add_argument("--questions", action="append", required=True, metavar="PATH",
                           help="gold questions (plain or .gz); repeat or use a glob for several files, each "
                                "reported as its hop (from a path like 2-hop/)")
-    evaluate.add_argument("--format", choices=("metaqa", "tsv"), default="metaqa",
-                          help="metaqa: 'question with [topic]<TAB>a|b'; tsv: 'question<TAB>a|b[<TAB>topic id]'")
+    evaluate.add_argument("--format", choices=("metaqa", "tsv", "hotpotqa", "musique"), default="metaqa",
+                          help="metaqa: 'question with [topic]<TAB>a|b'; tsv: 'question<TAB>a|b[<TAB>topic id]'; "
+                               "hotpotqa, musique: passage QA JSON (systems kgqa, dense, bm25, chunks)")
     evaluate.add_argument("--qtypes", action="append", default=[], metavar="PATH",
                           help="question types, one a line, aligned with the questions (one per --questions file)")
     evaluate.add_argument("--split", choices=("heldout", "train", "all"),
@@ -42,6 +44,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: a
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    if args.format in ("hotpotqa", "musique"):
+        return cmd_eval_passages(args)
 
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # as for ask: one question at a time
     names = [n.strip() for n in args.systems.split(",") if n.strip()]

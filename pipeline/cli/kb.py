@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
+from kg.check import check_directory
+from kg.errors import KGQAError
+from kg.ingest import IndexReport
 from kg.readers import FORMATS, ReaderOptions
 from kg.stores import Direction
+from kg.text import printable
 from pipeline.cli.common import open_kb
 
 
@@ -20,6 +25,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: a
     index.add_argument("--property-labels", type=Path, help="Wikidata property labels (JSONL or TSV)")
     index.add_argument("--batch-size", type=int, default=100_000)
     index.add_argument("--no-progress", action="store_true", help="no progress bars")
+    index.add_argument("--embedder", default="minilm",
+                       help="embedder the passages are prepared for (as for ask: minilm, e5)")
+    index.add_argument("--keep-going", action="store_true",
+                       help="with several paths: index the others when one fails, report each, exit 1")
     index.set_defaults(func=cmd_index)
 
     remove = sub.add_parser("remove", parents=[common], help="remove what sources contributed")
@@ -37,27 +46,65 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: a
     neighbors.add_argument("--limit", type=int, default=50)
     neighbors.set_defaults(func=cmd_neighbors)
 
+    check = sub.add_parser("check", parents=[common],
+                           help="verify that catalog, per-source state and store agree; --repair mends them")
+    check.add_argument("--repair", action="store_true",
+                       help="drop orphans, complete interrupted runs, rebuild the store from the sources")
+    check.set_defaults(func=cmd_check)
+
 
 def cmd_index(args: argparse.Namespace) -> int:
+    """Index each path; each file is all-or-nothing, and ``--keep-going`` goes on past a failing one."""
     options = ReaderOptions(batch_size=args.batch_size, skip_errors=args.skip_errors,
                             languages=tuple(x.strip() for x in args.languages.split(",") if x.strip()),
                             property_labels=args.property_labels)
-    reports = []
+    reports: list[dict[str, object]] = []
+    failed: list[tuple[Path, KGQAError]] = []
     with open_kb(args) as qa:
-        for path in args.paths:
-            report = qa.index(path, args.format, options)
+        for i, path in enumerate(args.paths):
+            try:
+                report = qa.index(path, args.format, options)
+            except KGQAError as exc:
+                if not args.keep_going:
+                    _stopped(args.paths, i, reports)
+                    raise
+                failed.append((path, exc))
+                print(f"kgqa: error: {exc} (nothing of {path} was kept; going on)", file=sys.stderr)
+                continue
             reports.append(report.to_dict())
             if not args.json:
-                print(f"{report.status:9} {report.source}: +{report.added} -{report.removed} "
-                      f"={report.unchanged} triples ({report.triples} in source, {report.entities} nodes, "
-                      f"{report.passages} passages{_skipped(report.skipped)}) in {report.seconds:.2f}s")
+                print(_index_line(report))
+        if any(r["passages"] and r["status"] != "unchanged" for r in reports):
+            if not args.json:  # embed and find mentions now, not on the first question
+                print("preparing the passages for questions: embedding, mentions, passage graph ...", file=sys.stderr)
+            qa.retriever()
         stats = qa.stats()
     if args.json:
-        print(json.dumps({"sources": reports, "stats": stats}, indent=1))
+        print(json.dumps({"sources": reports, "failed": [{"path": str(p), "error": str(e)} for p, e in failed],
+                          "stats": stats}, indent=1))
     else:
-        print(f"knowledge base {stats['directory']}: {stats['triples']} triples, "
-              f"{stats['entities']} entities, {stats['relations']} relations")
-    return 0
+        print(f"knowledge base {stats['directory']}: {stats['triples']} triples, {stats['entities']} entities, "
+              f"{stats['relations']} relations, {stats.get('passages', 0)} passages")
+        if failed:
+            print(f"{len(failed)} of {len(args.paths)} sources failed: {', '.join(str(p) for p, _ in failed)}")
+    return 1 if failed else 0
+
+
+def _index_line(report: IndexReport) -> str:
+    line = (f"{report.status:9} {printable(report.source)}: +{report.added} -{report.removed} ={report.unchanged} "
+            f"triples ({report.triples} in source, {report.entities} nodes, {report.passages} passages"
+            f"{_skipped(report.skipped)}) in {report.seconds:.2f}s")
+    return "\n".join([line] + [f"          {printable(note)}" for note in report.notes])
+
+
+def _stopped(paths: list[Path], at: int, done: list[dict[str, object]]) -> None:
+    """Say, before the error, what a multi-source run kept and what it never read."""
+    if len(paths) < 2:
+        return
+    kept = ", ".join(str(r["source"]) for r in done) or "none"
+    rest = ", ".join(str(p) for p in paths[at + 1:]) or "none"
+    print(f"kgqa: kept {kept}; stopped at {paths[at]} (nothing of it was kept); not read: {rest} "
+          "(--keep-going indexes the others and reports each)", file=sys.stderr)
 
 
 def _skipped(n: int) -> str:
@@ -70,7 +117,7 @@ def cmd_remove(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(reports, indent=1))
     for r in reports if not args.json else []:
-        print(f"removed   {r['source']}: -{r['removed']} triples")
+        print(f"removed   {printable(str(r['source']))}: -{r['removed']} triples")
     return 0
 
 
@@ -83,8 +130,8 @@ def cmd_sources(args: argparse.Namespace) -> int:
     if not sources:
         print("no sources indexed yet (kgqa index PATH)")
     for s in sources:
-        print(f"{s.name:30} {s.format:13} {s.triples:>10} triples {s.entities:>9} nodes "
-              f"{s.passages:>7} passages  {s.state:8} {s.path}")
+        print(f"{printable(s.name):30} {s.format:13} {s.triples:>10} triples {s.entities:>9} nodes "
+              f"{s.passages:>7} passages  {s.state:8} {printable(str(s.path))}")
     return 0
 
 
@@ -95,7 +142,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
         print(json.dumps(stats, indent=1))
     else:
         for key, value in stats.items():
-            print(f"{key:10} {value}")
+            print(f"{key:10} {printable(str(value))}")
     return 0
 
 
@@ -113,10 +160,19 @@ def cmd_neighbors(args: argparse.Namespace) -> int:
              "source": e.provenance.source, "line": e.provenance.line} for e in edges]}, indent=1,
             ensure_ascii=False))
         return 0
-    print(f"{labels[entity.id]} ({entity.id}){' - ' + entity.description if entity.description else ''}")
+    about = f" - {printable(entity.description)}" if entity.description else ""
+    print(f"{printable(labels[entity.id])} ({printable(entity.id)}){about}")
     for e in edges:
         where = f"{e.provenance.source}:{e.provenance.line}" if e.provenance.line else e.provenance.source
-        print(f"  {labels[e.subject]} -{labels[e.predicate]}-> {labels[e.object]}    [{where}]")
+        print(f"  {printable(labels[e.subject])} -{printable(labels[e.predicate])}-> {printable(labels[e.object])}"
+              f"    [{printable(where)}]")
     if not edges:
         print("  (no edges)")
     return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """``kgqa check``: 0 when everything agrees (or was repaired), 1 when problems remain."""
+    report = check_directory(args.kb, repair=args.repair, progress=not args.json)
+    print(json.dumps(report.to_dict(), indent=1, ensure_ascii=False) if args.json else report.describe())
+    return 0 if report.ok else 1

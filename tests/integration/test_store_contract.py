@@ -15,7 +15,8 @@ import pytest
 from kg.base import EntityKind
 from kg.kb import KnowledgeBase
 from kg.stores import Direction, Step
-from kg.stores.base import RelationPath
+from kg.stores.base import EDGE_SCHEMA, RelationPath
+from retrieval.graph_index import GraphIndex
 from tests.bolt_server import BoltServer
 
 MOVIES = [
@@ -201,3 +202,18 @@ def test_follow_matches_brute_force_on_a_random_graph(kb: KnowledgeBase, tmp_pat
         for count in kb.store.relation_paths(start, max_hops=3):
             got = {p.nodes for p in kb.store.follow(start, count.path, limit=10_000)}
             assert got == brute_force_follow(rows, start, count.path), (start, count.path)
+
+
+def test_edges_is_the_whole_edge_table(kb: KnowledgeBase, tmp_path: Path) -> None:
+    kb.index(write_movies(tmp_path / "movies.txt"))
+    table = kb.store.edges()
+    assert table.schema == EDGE_SCHEMA and table.num_rows == len(MOVIES)
+    rows = set(zip(*(table.column(c).to_pylist() for c in ("subject", "predicate", "object"))))
+    assert rows == set(MOVIES)
+    lines = dict(zip(zip(table.column("subject").to_pylist(), table.column("predicate").to_pylist(),
+                         table.column("object").to_pylist()), table.column("line").to_pylist()))
+    assert lines[MOVIES[0]] == 1 and set(table.column("source").to_pylist()) == {"movies.txt"}
+    keys = table.column("key").to_pylist()
+    assert len(set(keys)) == len(keys)
+    index = GraphIndex.from_store(kb.store)  # what retrieval builds from it, on every backend
+    assert index.relation_paths("Kismet", 2) == kb.store.relation_paths("Kismet", 2)

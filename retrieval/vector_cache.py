@@ -35,6 +35,7 @@ import shutil
 import tempfile
 import threading
 import uuid
+import zlib
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -49,6 +50,7 @@ FORMAT = 1
 PROBE = "kgqa vector cache probe: directed by of starred actors"
 MAX_SEGMENTS = 16
 MERGE = 12  # segments merged at once (the smallest)
+OPEN_ROWS = 512  # a process's newest segment is rewritten with new vectors until it holds this many
 _QUERIES = 8  # questions remembered
 
 
@@ -67,13 +69,18 @@ class _Segment:
     vectors: np.ndarray
 
 
+def _crc32(path: Path) -> int:
+    return zlib.crc32(path.read_bytes())
+
+
 def _write_segment(generation: Path, keys: np.ndarray, vectors: np.ndarray) -> Path:
     """A new segment folder, written under a temporary name and renamed into place."""
     tmp = Path(tempfile.mkdtemp(prefix=".seg-", dir=generation))
     try:
         np.save(tmp / "keys.npy", keys)
         np.save(tmp / "vectors.npy", vectors.astype(np.float32, copy=False))
-        meta = {"format": FORMAT, "count": len(keys), "dimension": int(vectors.shape[1])}
+        meta = {"format": FORMAT, "count": len(keys), "dimension": int(vectors.shape[1]),
+                "crc32": [_crc32(tmp / "keys.npy"), _crc32(tmp / "vectors.npy")]}
         (tmp / "meta.json").write_text(json.dumps(meta))
         final = generation / f"seg-{uuid.uuid4().hex}"
         os.rename(tmp, final)
@@ -89,7 +96,8 @@ def _read_segment(path: Path, dimension: int) -> _Segment | None:
         meta = json.loads((path / "meta.json").read_text())
         keys = np.load(path / "keys.npy")
         vectors = np.load(path / "vectors.npy", mmap_mode="r")
-        ok = (meta.get("format") == FORMAT and meta.get("dimension") == dimension and keys.dtype == np.uint64
+        ok = (meta.get("crc32") == [_crc32(path / "keys.npy"), _crc32(path / "vectors.npy")]
+              and meta.get("format") == FORMAT and meta.get("dimension") == dimension and keys.dtype == np.uint64
               and keys.shape == (meta.get("count"), 2) and vectors.shape == (len(keys), dimension)
               and vectors.dtype == np.float32)
         if ok:
@@ -99,8 +107,8 @@ def _read_segment(path: Path, dimension: int) -> _Segment | None:
         if not path.exists():  # merged away by another process meanwhile
             return None
         problem = "a file is missing"
-    except (OSError, ValueError) as exc:
-        problem = str(exc)
+    except (OSError, ValueError, EOFError) as exc:
+        problem = str(exc) or type(exc).__name__
     log.warning("vector cache segment %s is unreadable (%s): removed; its texts will be embedded again",
                 path, problem)
     shutil.rmtree(path, ignore_errors=True)
@@ -125,6 +133,7 @@ class CachedEmbedder:
         self._index = np.empty((0, 2), dtype=np.uint64)
         self._rows = np.empty(0, dtype=np.int64)
         self._offsets = np.zeros(1, dtype=np.int64)
+        self._growing: _Segment | None = None
         self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
         self.hits = 0
         self.misses = 0
@@ -197,7 +206,7 @@ class CachedEmbedder:
         for generation in sorted(p for p in self.directory.iterdir() if p.is_dir() and not p.name.startswith(".")):
             try:
                 stored = np.load(generation / "probe.npy")
-            except (OSError, ValueError):
+            except (OSError, ValueError, EOFError):  # a damaged probe: that generation is not used
                 continue
             if stored.shape == probe.shape and float(stored @ probe) >= 0.9999:
                 self._generation = generation
@@ -252,15 +261,26 @@ class CachedEmbedder:
     # -- writing -----------------------------------------------------------------------------
 
     def _add(self, keys: np.ndarray, vectors: np.ndarray) -> None:
+        """Store new vectors: into this process's small open segment (rewritten with them) until
+        it holds ``OPEN_ROWS``, then into a new one; one question thus adds at most one segment."""
         if self._generation is None:
             return
+        grown = self._growing
+        if grown is not None and len(grown.keys) < OPEN_ROWS:
+            keys = np.concatenate([grown.keys, keys])
+            vectors = np.concatenate([np.asarray(grown.vectors), vectors])
         try:
             path = _write_segment(self._generation, keys, vectors)
         except OSError as exc:
             log.warning("vector cache %s is not writable (%s): vectors stay in memory only", self._generation, exc)
-            self._segments.append(_Segment(self._generation / "unsaved", keys, vectors))
+            segment = _Segment(self._generation / "unsaved", keys, vectors)
         else:
-            self._segments.append(_Segment(path, keys, np.load(path / "vectors.npy", mmap_mode="r")))
+            segment = _Segment(path, keys, np.load(path / "vectors.npy", mmap_mode="r"))
+        if grown is not None and len(grown.keys) < OPEN_ROWS:
+            self._segments = [s for s in self._segments if s is not grown]
+            shutil.rmtree(grown.path, ignore_errors=True)
+        self._segments.append(segment)
+        self._growing = segment
         if len(self._segments) > MAX_SEGMENTS:
             self._merge()
         self._reindex()
@@ -281,6 +301,8 @@ class CachedEmbedder:
             return
         merged = _Segment(path, np.load(path / "keys.npy"), np.load(path / "vectors.npy", mmap_mode="r"))
         gone = {id(s) for s in small}
+        if self._growing is not None and id(self._growing) in gone:
+            self._growing = merged
         self._segments = [s for s in self._segments if id(s) not in gone] + [merged]
         for s in small:
             shutil.rmtree(s.path, ignore_errors=True)

@@ -1,9 +1,11 @@
 """Wiring: the concrete embedder, linker, path scorer and passage index behind ``KGQA``.
 
-Relation paths are enumerated and followed in an in-memory ``GraphIndex`` read from the store
-once per session. The linker and the passage index live in the knowledge base directory (``linker/``,
-``dense/``) and carry the store's applied change number they were built at; when the store has
-moved on they are rebuilt (linker) or synced (passages). Relation labels (Wikidata property
+Relation paths are enumerated and followed in a ``GraphIndex`` saved in the knowledge base
+directory (``graph_index/``, memory-mapped, rebuilt when the store's change number moved on);
+the path scorer's relation-path vectors are cached in ``cache/vectors/`` per embedder. The
+linker and the passage index live in the knowledge base directory too (``linker/``, ``dense/``)
+and carry the store's applied change number they were built at; when the store has moved on
+they are rebuilt (linker) or synced (passages). Relation labels (Wikidata property
 names, RDF predicate labels) come from the relation entities of the store.
 """
 
@@ -24,12 +26,13 @@ from model.embedders import open_embedder
 from model.path_scorer import TrainedPathScorer
 from model.registry import auto_adapter
 from model.scorer import ZeroShotPathScorer
-from retrieval.graph_index import GraphIndex
+from retrieval.graph_files import open_index
 from retrieval.linker import EntityLinker
 from retrieval.passage_search import SearchConfig, open_passage_search
 from retrieval.passages import DensePassages
 from retrieval.paths import PathRetriever
 from retrieval.retriever import HybridRetriever, RetrieverConfig
+from retrieval.vector_cache import CachedEmbedder
 
 log = logging.getLogger(__name__)
 STAMP = "built_at_seq.json"
@@ -40,8 +43,10 @@ def build_retriever(kb: KnowledgeBase, embedder_name: str, config: RetrieverConf
     embedder = open_embedder(embedder_name)
     seq = kb.store.applied_seq()
     linker, labels = _linker(kb.store, kb.directory / "linker", seq, progress)
-    graph = GraphIndex.from_store(kb.store)  # relation paths in milliseconds instead of Cypher round trips
-    paths = PathRetriever(graph, path_scorer(config.scorer, embedder, kb.directory), config.paths, labels)
+    graph = open_index(kb.store, kb.directory / "graph_index")  # memory-mapped; rebuilt when the store moved on
+    vectors = kb.directory / "cache" / "vectors"
+    scorer = _cached_paths(path_scorer(config.scorer, embedder, kb.directory), vectors)
+    paths = PathRetriever(graph, scorer, config.paths, labels)
     passages = DensePassages.open(kb.catalog, kb.store, kb.directory / "dense", embedder)
     search, reader = open_passage_search(kb.catalog, passages, kb.directory / "passage_graph", seq, linker,
                                          SearchConfig(mode=config.passage_search), progress, config.mentions)
@@ -64,6 +69,15 @@ def path_scorer(setting: str, embedder: Embedder, kb_dir: Path | None = None) ->
             return TrainedPathScorer.load(adapter.path, base=adapter.base)
         return ZeroShotPathScorer(embedder)
     return TrainedPathScorer.load(Path(setting))
+
+
+def _cached_paths(scorer: PathScorer, directory: Path) -> PathScorer:
+    """``scorer`` with its relation-path vectors kept on disk (per KB and embedder): both path
+    scorers embed path texts through their ``embedder``'s ``passage``, which this wraps."""
+    inner = getattr(scorer, "embedder", None)
+    if inner is not None and not isinstance(inner, CachedEmbedder) and hasattr(inner, "passage"):
+        scorer.embedder = CachedEmbedder(inner, directory)  # type: ignore[attr-defined]
+    return scorer
 
 
 def _linker(store: GraphStore, directory: Path, seq: int, progress: bool) -> tuple[EntityLinker, dict[str, str]]:

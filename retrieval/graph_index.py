@@ -12,6 +12,10 @@ is kept another way, exactly up to three hops: hop two is expanded from the expl
 edges, and hop three subtracts from the aggregated expansion the walks that take their first or
 second edge again (found from the explicit two-hop walks). From hop four on, ``paths`` is an
 upper bound counting walks that reuse an edge. ``IndexLimits`` caps the work of one call.
+``search_paths`` runs the same levels for a beam search: after each hop a caller-supplied
+``choose`` sees that hop's relation paths (same counts) and picks which grow, so the work
+follows the chosen prefixes instead of every path of the schema. ``parts``/``from_parts`` hand
+the arrays to ``retrieval.graph_files``, which saves them and maps them back without copying.
 
 Deliberately left out: writes (rebuild after indexing), entities, ``neighbors`` and
 ``shortest_paths``; those stay with the store. The module is longer than the house's ~400 lines
@@ -22,7 +26,7 @@ the half-edge arrays and their helpers; split apart, each half would need the ot
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,6 +37,7 @@ from kg.base import Provenance
 from kg.errors import KGQAError
 from kg.stores.base import Edge, GraphPath, GraphStore, PathCount, RelationPath, Step, edge_table
 
+Chooser = Callable[[int, list[PathCount]], Sequence[int]]  # (hops, paths of that length) -> which to extend
 _NO_LINE = -(2**63)  # stands for a null line
 _CHUNK = 1024  # partial walks extended together by ``follow``
 
@@ -96,7 +101,8 @@ class _Level:
 
     Prefix ``i`` is its parent prefix (one hop shorter) ``parent[i]`` plus step ``step[i]``.
     The frontier rows (``pid``, ``node``, ``count``), sorted by prefix then node, say how many
-    walks along prefix ``pid`` reach ``node``.
+    walks along prefix ``pid`` reach ``node``. ``grow``, when set, marks the prefixes a beam
+    search chose to extend (the others are not, whatever ``limits`` allow).
     """
 
     parent: np.ndarray
@@ -104,6 +110,7 @@ class _Level:
     pid: np.ndarray
     node: np.ndarray
     count: np.ndarray
+    grow: np.ndarray | None = None
 
 
 @dataclass
@@ -184,6 +191,25 @@ class GraphIndex:
         return cls(ids, predicates.to_pylist(), sources.to_pylist(), edges,
                    qualifiers if qualifiers.null_count < n else None, half, limits)
 
+    def parts(self) -> tuple[pa.Array, list[str], list[str], pa.Array | None, dict[str, np.ndarray]]:
+        """What the index is made of: node ids, predicates, sources, qualifiers and the numpy arrays
+        (edge columns and ``half_*`` half-edge arrays), for ``retrieval.graph_files`` to persist."""
+        half = {"half_key": self._key, "half_neighbour": self._nbr, "half_edge": self._edge, "half_pointer": self._ptr}
+        return self._ids, list(self._predicates), list(self._sources), self._qualifiers, {**self._e, **half}
+
+    @classmethod
+    def from_parts(cls, ids: pa.Array, predicates: list[str], sources: list[str], qualifiers: pa.Array | None,
+                   arrays: dict[str, np.ndarray], limits: IndexLimits = IndexLimits()) -> GraphIndex:
+        """The index ``parts`` described (arrays may be memory-mapped; nothing is copied)."""
+        half = _HalfEdges(arrays["half_key"], arrays["half_neighbour"], arrays["half_edge"], arrays["half_pointer"])
+        edges = {k: v for k, v in arrays.items() if not k.startswith("half_")}
+        return cls(ids, predicates, sources, edges, qualifiers, half, limits)
+
+    @property
+    def predicates(self) -> list[str]:
+        """The distinct predicates, sorted (the relation vocabulary)."""
+        return list(self._predicates)
+
     @property
     def node_count(self) -> int:
         return len(self._ids)
@@ -207,19 +233,48 @@ class GraphIndex:
         Up to three hops the answer equals the store's (see the module docstring), unless
         ``limits`` stopped a prefix from growing. Sorted by (length, -paths, text), at most ``limit``.
         """
+        return self._results(self._levels(start, max_hops, None), limit)
+
+    def search_paths(self, start: str, max_hops: int, choose: Chooser) -> None:
+        """Relation paths around ``start`` hop by hop, extending only the ones ``choose`` picks.
+
+        After each hop ``choose(hops, counts)`` receives every relation path of that length
+        whose prefix was chosen at the hop before (all paths of one hop at the first), with
+        the same counts ``relation_paths`` gives, and returns the positions in ``counts`` to
+        extend by another hop. The work of a hop is thus bounded by the chosen prefixes'
+        frontiers, not by the number of relation paths of the schema.
+        """
+        self._levels(start, max_hops, choose)
+
+    def _levels(self, start: str, max_hops: int, choose: Chooser | None) -> list[_Level]:
         root = self._node(start)
         if root is None or max_hops < 1:
             return []
         walks = _Walks(np.zeros(1, dtype=np.int64), [np.array([root], dtype=np.int64)], [], [])
         levels: list[_Level] = []
         while len(levels) < max_hops and (not levels or len(levels[-1].step)):
+            if levels and levels[-1].grow is not None and not levels[-1].grow.any():
+                break
             if len(levels) < 2:
                 walks = self._explicit_hop(walks, levels[-1] if levels else None)
                 level, walks.pid = self._aggregate(walks.pid, walks.steps[-1], walks.nodes[-1])
             else:
                 level = self._aggregated_hop(levels[-1], walks if len(levels) == 2 else None)
             levels.append(level)
-        return self._results(levels, limit)
+            if choose is not None:
+                picked = choose(len(levels), self._counts(levels))
+                level.grow = np.zeros(len(level.step), dtype=bool)
+                level.grow[np.asarray(list(picked), dtype=np.int64)] = True
+        return levels
+
+    def _counts(self, levels: list[_Level]) -> list[PathCount]:
+        """Every prefix of the last of ``levels`` as a PathCount, in prefix order."""
+        level = levels[-1]
+        k = len(level.step)
+        paths = np.bincount(level.pid, weights=level.count, minlength=k).astype(np.int64).tolist()
+        ends = np.bincount(level.pid, minlength=k).tolist()
+        rows = self._step_ids(levels, np.arange(k)).tolist()
+        return [PathCount(tuple(self._steps[s] for s in row), walks, n) for row, walks, n in zip(rows, paths, ends)]
 
     def _explicit_hop(self, walks: _Walks, level: _Level | None) -> _Walks:
         """Every walk one hop longer than ``walks`` (of prefixes ``level`` lets grow) that does
@@ -287,6 +342,8 @@ class GraphIndex:
         degree = self._ptr[level.node + 1] - self._ptr[level.node]
         cost = np.bincount(level.pid, weights=degree, minlength=k)
         cost[size > self.limits.max_frontier] = np.inf
+        if level.grow is not None:
+            cost[~level.grow] = np.inf
         order = np.argsort(cost, kind="stable")
         ok = np.zeros(k, dtype=bool)
         ok[order] = np.cumsum(cost[order]) <= self.limits.max_rows

@@ -23,7 +23,12 @@ from tests.faults.conftest import PARIS, QUESTION, WORLD, Outcome
 KEPT = ("catalog.sqlite", "graph.lbug", "kb.json", "sources/1.npz", "writer.lock", "feedback.sqlite",
         "linker/built_at_seq.json", "linker/index.json", "linker/manifest.json", "linker/relations.json",
         "dense/manifest.json", "dense/synced_at_seq.json", "dense/*/ids.json", "dense/*/vectors.npy",
-        "dense/*/index.faiss")
+        "dense/*/index.faiss",
+        *(f"graph_index/{name}" for name in ("manifest.json", "ids.arrow", "subject.npy", "object.npy", "predicate.npy",
+                                              "source.npy", "key.npy", "line.npy", "half_key.npy", "half_neighbour.npy",
+                                              "half_edge.npy", "half_pointer.npy")),
+        "cache/vectors/hashing/*/probe.npy", "cache/vectors/hashing/*/seg-*/keys.npy",
+        "cache/vectors/hashing/*/seg-*/vectors.npy", "cache/vectors/hashing/*/seg-*/meta.json")
 DAMAGES = ("delete", "empty", "half", "garbage", "flip")  # flip: 16 random bytes in the middle
 NEEDS_WIRING: dict[tuple[str, str], str] = {}  # (file, damage) -> what still needs wiring; none left
 

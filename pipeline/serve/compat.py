@@ -29,7 +29,7 @@ from pipeline import Answer, Session
 from pipeline.serve.engine import ServedKGQA, Sink
 from pipeline.serve.routes import checked, scope, service_of
 from pipeline.serve.schemas import ChatBody
-from pipeline.serve.streams import answer_events, run_cancellable
+from pipeline.serve.streams import ALIVE, answer_events, run_cancellable
 
 router = APIRouter(prefix="/v1")
 
@@ -125,7 +125,9 @@ async def chat_completions(body: ChatBody, request: Request) -> Any:
         yield chunk(ident, model, {"role": "assistant", "content": ""})
         async for kind, data in answer_events(lambda sink: converse(qa, conversations, users, sink),
                                               service.config.timeout):
-            if kind == "piece":
+            if kind == "alive":
+                yield ALIVE
+            elif kind == "piece":
                 said.append(data)
                 yield chunk(ident, model, {"content": data})
             elif kind == "answer":

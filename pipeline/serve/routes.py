@@ -21,7 +21,7 @@ from pipeline.serve.auth import Principal
 from pipeline.serve.engine import ServedKGQA, Sink
 from pipeline.serve.schemas import AskBody, FeedbackBody, SourceBody, TurnBody
 from pipeline.serve.service import Service
-from pipeline.serve.streams import answer_events, run_blocking, run_cancellable, sse
+from pipeline.serve.streams import ALIVE, answer_events, run_blocking, run_cancellable, sse
 from retrieval.base import Candidate, Mention
 
 router = APIRouter(prefix="/v1")
@@ -68,6 +68,8 @@ async def respond(service: Service, work: Callable[[Sink], Answer], stream: bool
             if kind == "answer":
                 service.metrics.answered(data)
                 yield sse("answer", data.to_dict())
+            elif kind == "alive":
+                yield ALIVE
             else:
                 yield sse(kind, {"text": data} if kind == "piece" else {"detail": data})
     return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})

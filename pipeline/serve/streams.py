@@ -14,6 +14,7 @@ import asyncio
 import json
 import logging
 import threading
+import time
 from collections.abc import AsyncGenerator, Callable
 from typing import Any, TypeVar
 
@@ -50,6 +51,10 @@ async def run_cancellable(work: Callable[[Sink], T], timeout: float) -> T:
         stop.set()
 
 
+ALIVE_EVERY = 0.25  # seconds between heartbeats while an answer is generated
+ALIVE = ": generating\n\n"  # an SSE comment: clients ignore it
+
+
 def sse(event: str, data: Any) -> str:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
@@ -63,11 +68,16 @@ async def answer_events(work: Callable[[Sink], Answer], timeout: float) -> Async
     def put(event: Event) -> None:
         loop.call_soon_threadsafe(queue.put_nowait, event)
 
+    beat = [0.0]
+
     def sink(piece: str) -> None:  # an empty piece only asks whether to go on
         if stop.is_set():
             raise Cancelled("the stream was cancelled")
         if piece:
             put(("piece", piece))
+        elif time.monotonic() - beat[0] > ALIVE_EVERY:  # a heartbeat while generating: sending it is
+            beat[0] = time.monotonic()  # how a client that hung up is noticed, and generation stopped
+            put(("alive", ""))
 
     def run() -> None:
         try:
@@ -91,7 +101,7 @@ async def answer_events(work: Callable[[Sink], Answer], timeout: float) -> Async
                 yield ("error", f"the answer took longer than {timeout:g}s")
                 return
             yield event
-            if event[0] != "piece":
+            if event[0] not in ("piece", "alive"):
                 return
     finally:
         stop.set()  # a client gone, a deadline passed or the end: the worker stops at its next piece

@@ -18,6 +18,8 @@ FRANCE = "What is the capital of France?"
 def events(body: str) -> list[tuple[str, dict[str, object]]]:
     out = []
     for block in body.strip().split("\n\n"):
+        if block.startswith(":"):  # an SSE comment (the server's heartbeat while generating): ignored
+            continue
         lines = dict(line.split(": ", 1) for line in block.splitlines())
         out.append((lines["event"], json.loads(lines["data"])))
     return out

@@ -126,6 +126,7 @@ async function* sseEvents(response) {
         if (line.startsWith("event: ")) kind = line.slice(7);
         else if (line.startsWith("data: ")) data += line.slice(6);
       }
+      if (!data) continue;  // an SSE comment: the server's heartbeat while it generates
       yield [kind, JSON.parse(data)];
     }
   }

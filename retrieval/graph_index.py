@@ -187,6 +187,11 @@ class GraphIndex:
         return len(self._ids)
 
     @property
+    def predicates(self) -> tuple[str, ...]:
+        """The predicates of the edges (each once)."""
+        return tuple(self._predicates)
+
+    @property
     def edge_count(self) -> int:
         return len(self._e["key"])
 

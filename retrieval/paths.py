@@ -5,11 +5,14 @@ For each linked topic entity the store enumerates the relation paths of 1..``max
 the topic mention masked; the best ``beam`` paths are followed into concrete graph paths with
 provenance, and their end entities become ranked answers.
 
-Paths are verbalized by ``model.prompts.verbalize`` (the form the trained scorer was trained on).
+Paths are verbalized by ``model.prompts.verbalize`` in the form the scorer names in its
+``verbalization`` attribute (a trained adapter reads the form it was trained on; a scorer
+without one reads ``model.prompts.VERBALIZATION``).
 
-``exclude_topic`` is a per-KB setting, not a rule: MetaQA's multi-hop questions ask about
-*other* entities (the topic never counts as an answer, and paths through the topic are
-dropped), while on most KBs the topic can be its own answer.
+``exclude_topic`` is a per-KB rule: MetaQA's multi-hop questions ask about *other* entities
+(the topic never counts as an answer, and paths through the topic are dropped), while on other
+KBs the topic can be its own answer. The setting forces it; otherwise the scorer's card says
+(``rules.topic_answers``, learned by ``kgqa adapt`` or recorded by training).
 """
 
 from __future__ import annotations
@@ -21,8 +24,11 @@ from typing import Protocol
 
 from kg.stores.base import GraphPath, PathCount, RelationPath
 from model.base import PathScorer
-from model.prompts import verbalize
+from model.prompts import VERBALIZATION, verbalize
 from retrieval.base import RankedAnswer, ScoredPath
+
+
+TOPIC_EXCLUDED = "excluded on multi-hop walks"  # the rule value an adapter card records
 
 
 @dataclass(frozen=True)
@@ -89,7 +95,8 @@ class PathRetriever:
         counts = [c for c in counts if self._usable(c)]
         if not counts:
             return []
-        texts = [verbalize(c.path, self.labels) for c in counts]
+        form = getattr(self.scorer, "verbalization", VERBALIZATION)  # a scorer reads its own form
+        texts = [verbalize(c.path, self.labels, form) for c in counts]
         penalty = self.config.hop_penalty
         if penalty is None:
             penalty = self.scorer.hop_penalty
@@ -100,10 +107,16 @@ class PathRetriever:
     def _usable(self, count: PathCount) -> bool:
         return count.ends > 0
 
+    def excludes_topic(self, path: RelationPath) -> bool:
+        """Whether walks of ``path`` may not come back through the topic: the setting, or the KB rule
+        the scorer's card records (learned by ``kgqa adapt`` / training: "excluded on multi-hop walks")."""
+        rules = getattr(self.scorer, "rules", {})
+        return self.config.exclude_topic or (rules.get("topic_answers") == TOPIC_EXCLUDED and len(path) > 1)
+
     def instantiate(self, scored: ScoredPath) -> ScoredPath:
         """The same relation path with its concrete graph paths (topic exclusion applied)."""
         paths = self.store.follow(scored.topic, scored.path, self.config.max_paths)
-        if self.config.exclude_topic:
+        if self.excludes_topic(scored.path):
             paths = [p for p in paths if scored.topic not in p.nodes[1:]]
         return ScoredPath(scored.topic, scored.path, scored.score, scored.text, tuple(paths))
 

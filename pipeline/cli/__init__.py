@@ -15,11 +15,11 @@ import sys
 from collections.abc import Sequence
 
 from kg.errors import KGQAError
-from pipeline.cli import ask, evaluate, kb, learn, train
+from pipeline.cli import adapt, ask, evaluate, kb, learn, train
 from pipeline.cli.common import common_options
 
 log = logging.getLogger("kgqa")
-GROUPS = (kb, ask, evaluate, train, learn)
+GROUPS = (kb, adapt, ask, evaluate, train, learn)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -30,7 +30,7 @@ from kg.errors import KGQAError
 from model.base import Embedder
 from model.path_scorer import PathExample, data_hash
 from model.prompts import VERBALIZATION, card_verbalization
-from model.scorer import ZeroShotPathScorer
+from model.scorer import HOP_PENALTY, ZeroShotPathScorer
 
 log = logging.getLogger(__name__)
 HEAD_FILE = "head.npz"
@@ -46,7 +46,9 @@ class HeadPathScorer(ZeroShotPathScorer):
     """Cosine of ``unit(q W)`` and ``unit(p V)`` over frozen embeddings; a ``PathScorer``."""
 
     def __init__(self, embedder: Embedder, w: np.ndarray, v: np.ndarray, card: Mapping[str, Any]) -> None:
-        super().__init__(embedder, verbalization=card_verbalization(card), hop_penalty=0.0)
+        # the zero-shot hop prior stays: synthetic wordings teach hop counts that real questions do not share
+        super().__init__(embedder, verbalization=card_verbalization(card),
+                         hop_penalty=float(card.get("hop_penalty", HOP_PENALTY)))
         self.w, self.v = w.astype(np.float32), v.astype(np.float32)
         self.card = dict(card)
         self.rules = dict(card.get("rules", {}))
@@ -87,13 +89,14 @@ class HeadPathScorer(ZeroShotPathScorer):
 class HeadConfig:
     """Settings of ``train_head`` (recorded in the card)."""
 
-    steps: int = 1500
+    steps: int = 300
     batch_size: int = 64
     lr: float = 2e-3
-    decay: float = 1e-3  # pull toward the identity (toward zero-shot scoring)
+    decay: float = 1e-2  # pull toward the identity (toward zero-shot scoring)
     scale: float = 20.0
-    eval_every: int = 100
+    eval_every: int = 25
     patience: int = 4
+    train_paths: bool = False  # learn the path map too (it fits the synthetic wording, measured worse)
     max_seconds: float | None = None  # stop after this long, keeping the best state so far
     seed: int = 0
 
@@ -174,13 +177,15 @@ def train_head(train: Sequence[PathExample], validation: Sequence[PathExample], 
     d = data.paths.shape[1]
     start_w, start_v = (np.eye(d), np.eye(d)) if init is None else _arrays(Path(init))
     w = torch.tensor(start_w, dtype=torch.float32, requires_grad=True)
-    v = torch.tensor(start_v, dtype=torch.float32, requires_grad=True)
+    v = torch.tensor(start_v, dtype=torch.float32, requires_grad=config.train_paths)
     eye = torch.eye(d)
     identity = _accuracy(held, eye, eye)  # zero-shot cosine scoring's accuracy on the same slice
     fit = _fit(data, held, w, v, config, progress)
-    info = {"zero_shot_validation_path_accuracy": round(identity, 4), "kind": "scorer head (frozen encoder, two linear maps)", "embedder": embedder.name,
+    info = {"zero_shot_validation_path_accuracy": round(identity, 4),
+            "kind": "scorer head (frozen encoder, linear maps)", "embedder": embedder.name,
             "settings": config.__dict__, "train_examples": len(train), "validation_examples": len(validation),
             "data_sha256": data_hash(list(train) + list(validation)), "verbalization": VERBALIZATION,
+            "hop_penalty": HOP_PENALTY,
             "started_from": str(init) if init else "identity (zero-shot)",
             **{k: val for k, val in fit.items() if k != "best"}, **(card or {})}
     w_best, v_best = fit["best"]
@@ -195,9 +200,10 @@ def _fit(data: _Data, held: _Data, w: Any, v: Any, cfg: HeadConfig, progress: bo
     from tqdm import tqdm
 
     rng = random.Random(cfg.seed)
-    optimizer = torch.optim.Adam([w, v], lr=cfg.lr)
+    optimizer = torch.optim.Adam([w, v] if cfg.train_paths else [w], lr=cfg.lr)
     best = (_accuracy(held, w, v), w.detach().clone(), v.detach().clone())
-    checks, stale, began, stopped = [{"step": 0, "validation_path_accuracy": round(best[0], 4)}], 0, time.perf_counter(), "steps"
+    checks = [{"step": 0, "validation_path_accuracy": round(best[0], 4)}]
+    stale, began, stopped = 0, time.perf_counter(), "steps"
     bar = tqdm(range(1, cfg.steps + 1), desc="training head", disable=not progress, file=sys.stderr, leave=False)
     for step in bar:
         loss = _loss(data, rng.sample(data.rows, min(cfg.batch_size, len(data.rows))), w, v, cfg)
@@ -206,7 +212,8 @@ def _fit(data: _Data, held: _Data, w: Any, v: Any, cfg: HeadConfig, progress: bo
         optimizer.step()
         if step % cfg.eval_every == 0 or step == cfg.steps:
             acc = _accuracy(held, w, v)
-            checks.append({"step": step, "loss": round(float(loss), 4), "validation_path_accuracy": round(acc, 4)})
+            checks.append({"step": step, "loss": round(float(loss.detach()), 4),
+                           "validation_path_accuracy": round(acc, 4)})
             bar.set_postfix(best=f"{best[0]:.3f}", acc=f"{acc:.3f}")
             best, stale = ((acc, w.detach().clone(), v.detach().clone()), 0) if acc > best[0] else (best, stale + 1)
             if stale > cfg.patience:

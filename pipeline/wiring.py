@@ -42,7 +42,8 @@ def build_retriever(kb: KnowledgeBase, embedder_name: str, config: RetrieverConf
     seq = kb.store.applied_seq()
     linker, labels = _linker(kb.store, kb.directory / "linker", seq, progress)
     graph = GraphIndex.from_store(kb.store)  # relation paths in milliseconds instead of Cypher round trips
-    scorer = path_scorer(config.scorer, embedder, kb.directory, graph.predicates, lambda: SupervisionGraph.read(kb.store))
+    scorer = path_scorer(config.scorer, embedder, kb.directory, graph.predicates,
+                         lambda: SupervisionGraph.read(kb.store))
     paths = PathRetriever(graph, scorer, config.paths, labels)
     passages = DensePassages.open(kb.catalog, kb.store, kb.directory / "dense", embedder)
     return HybridRetriever(kb.store, linker, paths, passages, config)

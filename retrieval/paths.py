@@ -27,7 +27,6 @@ from model.base import PathScorer
 from model.prompts import VERBALIZATION, verbalize
 from retrieval.base import RankedAnswer, ScoredPath
 
-
 TOPIC_EXCLUDED = "excluded on multi-hop walks"  # the rule value an adapter card records
 
 

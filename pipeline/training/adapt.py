@@ -179,7 +179,8 @@ def _train_and_judge(root: Path, graph: SupervisionGraph, maker: QuestionMaker, 
     embedding = (len(train) + len(replay) + len(validation)) * 0.02  # seconds, measured on 2 busy cores
     train_cfg = dataclasses.replace(config.train, max_seconds=max(20.0, left - embedding - 20), seed=config.seed)
     rules = _rules(maker, made)
-    card = {"command": "kgqa adapt", "learning_run": run, "started_from": str(init or "a fresh LoRA adapter"),
+    started = init.name if init else "the identity (zero-shot scoring)"
+    card = {"command": "kgqa adapt", "learning_run": run, "started_from": started,
             "kb": kb_fingerprint(graph.predicates), "rules": rules, "synthetic_train": len(train),
             "synthetic_validation": len(validation), "replay": len(replay), "human_questions": 0}
     info = train_head(train + replay, validation, out, encoder, train_cfg, init, progress, card)
@@ -202,7 +203,7 @@ def _train_and_judge(root: Path, graph: SupervisionGraph, maker: QuestionMaker, 
     log.info("adapt run %d: %s", run, reason)
     live = out.name if promoted else (history.get("live") or now_name)
     return AdaptReport(len(train), len(validation), len(replay), round(before, 4), now_name, round(after, 4),
-                       promoted, reason, str(record["adapter"]), init.name if init else "a fresh LoRA adapter", live, str(info.get("stopped")),
+                       promoted, reason, str(record["adapter"]), started, live, str(info.get("stopped")),
                        rules, round(time.perf_counter() - start, 1))
 
 

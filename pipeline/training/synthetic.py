@@ -57,7 +57,7 @@ def answer_types(graph: SupervisionGraph, sample: int = 200, seed: int = 0) -> d
     rng = random.Random(seed)
     objects: dict[str, list[str]] = {}
     for node, steps in graph.ends.adj.items():
-        for step, ends in steps.items():
+        for step in steps:
             if not step.forward:  # node is the object of ``step``'s subjects: record it once
                 objects.setdefault(step.predicate, []).append(node)
     out = {}

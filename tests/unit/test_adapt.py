@@ -95,7 +95,7 @@ def test_identity_head_is_zero_shot_and_training_writes_a_loadable_head(tmp_path
                       progress=False, card={"rules": {"topic_answers": TOPIC_EXCLUDED}})
     assert (tmp_path / "head" / HEAD_FILE).exists() and info["validation_path_accuracy"] >= 0.99
     loaded = HeadPathScorer.load(tmp_path / "head", emb)
-    assert loaded.rules["topic_answers"] == TOPIC_EXCLUDED and loaded.hop_penalty == 0.0
+    assert loaded.rules["topic_answers"] == TOPIC_EXCLUDED and loaded.hop_penalty == 0.1  # the card records it
     assert not list(tmp_path.glob(".head*"))  # no temporary left
 
 

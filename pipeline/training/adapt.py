@@ -186,10 +186,12 @@ def _train_and_judge(root: Path, graph: SupervisionGraph, maker: QuestionMaker, 
     info = train_head(train + replay, validation, out, encoder, train_cfg, init, progress, card)
     after = float(info["validation_path_accuracy"])
     before = float(info["zero_shot_validation_path_accuracy"]) if same_as_zero_shot else before
-    promoted = after > before
-    reason = (f"validation path accuracy {after:.3f} {'>' if promoted else '<='} {before:.3f} of {now_name} on "
+    real = _trained_on_real_questions(now)
+    promoted = after > before and not real
+    reason = (f"validation path accuracy {after:.3f} {'>' if after > before else '<='} {before:.3f} of {now_name} on "
               f"{len(validation)} synthetic questions about held-out topics"
-              + ("" if promoted else f"; {now_name} stays live"))
+              + ("" if promoted else f"; {now_name} stays live")
+              + ("" if not real else ": it was trained on this KB's real questions, which synthetic ones cannot judge"))
     if not promoted:
         out.rename(out.with_name(out.name + ".rejected"))
     record = {"run": run, "kind": "adapt", "time": _now(), "started_from": str(init or "fresh"),
@@ -205,6 +207,12 @@ def _train_and_judge(root: Path, graph: SupervisionGraph, maker: QuestionMaker, 
     return AdaptReport(len(train), len(validation), len(replay), round(before, 4), now_name, round(after, 4),
                        promoted, reason, str(record["adapter"]), started, live, str(info.get("stopped")),
                        rules, round(time.perf_counter() - start, 1))
+
+
+def _trained_on_real_questions(scorer: ZeroShotPathScorer) -> bool:
+    """Whether the scorer's card says it learned from human questions of its KB (``kgqa train scorer``)."""
+    card = getattr(scorer, "card", {})
+    return bool(card.get("questions")) and not card.get("human_questions") == 0
 
 
 def _now() -> str:

@@ -151,3 +151,13 @@ def test_adapt_with_one_relation_finishes_or_says_why(tmp_path: Path) -> None:
         assert "too few" in str(exc)
     else:
         assert report.examples > 0
+
+
+def test_adapt_never_displaces_an_adapter_trained_on_real_questions() -> None:
+    from pipeline.training.adapt import _trained_on_real_questions
+
+    emb = HashingEmbedder()
+    eye = np.eye(emb.dimension, dtype=np.float32)
+    assert _trained_on_real_questions(HeadPathScorer(emb, eye, eye, {"questions": ["qa_dev.txt"]}))
+    assert not _trained_on_real_questions(HeadPathScorer(emb, eye, eye, {"human_questions": 0}))
+    assert not _trained_on_real_questions(ZeroShotPathScorer(emb))

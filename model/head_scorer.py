@@ -2,9 +2,10 @@
 
 Fine-tuning MiniLM itself (model/path_scorer.py) costs seconds per batch on two CPU cores. Here
 the encoder stays frozen: questions and verbalized paths are embedded once, and training learns
-two 384 x 384 maps, one for questions and one for paths, started at the identity (so an
-untrained head is exactly zero-shot cosine scoring) and pulled back toward it by weight decay
-around the identity. The loss is the path scorer's: a softmax over each question's candidate
+a 384 x 384 map of the questions (and optionally one of the paths: ``train_paths``, which fit
+the synthetic wording and did worse on real questions of the world KB), started at the identity
+(so an untrained head is exactly zero-shot cosine scoring) and pulled back toward it by weight
+decay around the identity. The zero-shot hop prior is kept (recorded in the card). The loss is the path scorer's: a softmax over each question's candidate
 paths, its positives against its negatives. Thousands of questions train in seconds, so a KB's
 adaptation fits a minutes budget, and the head (a few hundred KB in float16) ships with a card.
 

@@ -35,7 +35,7 @@ import numpy as np
 
 from kg.errors import KGQAError
 from model.base import PathScorer, pick_device
-from model.prompts import VERBALIZATION, check_card, read_card
+from model.prompts import VERBALIZATION, card_verbalization, check_card, read_card
 from model.scorer import ZeroShotPathScorer
 
 log = logging.getLogger(__name__)
@@ -122,12 +122,12 @@ class TrainedPathScorer(ZeroShotPathScorer):
         base: the base model directory (default: the packaged MiniLM; tests pass a tiny one).
     """
 
-    hop_penalty = 0.0  # hop count is learned: no prior against longer paths
-
     def __init__(self, encoder: _BiEncoder, card: Mapping[str, Any], cache_size: int = 100_000) -> None:
-        super().__init__(encoder, cache_size)
+        # hop count is learned: no prior against longer paths; paths read in the form it was trained on
+        super().__init__(encoder, cache_size, card_verbalization(card), hop_penalty=0.0)
         self.encoder = encoder
         self.card = dict(card)
+        self.rules = dict(card.get("rules", {}))
 
     @classmethod
     def load(cls, adapter: str | Path, device: str | None = None, base: str | Path | None = None) -> TrainedPathScorer:
@@ -157,8 +157,10 @@ class TrainConfig:
     dropout: float = 0.05
     negatives: int = 7  # sampled per question, plus the batch's other paths
     scale: float = 20.0  # cosine -> logit temperature of the softmax over candidates
-    patience: int = 1
+    patience: int = 1  # validations without improvement tolerated before stopping
     seed: int = 0
+    eval_every: int | None = None  # validate every N steps (None: after each epoch)
+    max_seconds: float | None = None  # stop training after this long (the best state so far is kept)
 
 
 def data_hash(examples: Sequence[PathExample]) -> str:
@@ -244,9 +246,45 @@ def train_scorer(train: Sequence[PathExample], validation: Sequence[PathExample]
     info = {"base": BASE_NAME, "adapter": "LoRA (peft)", "settings": config.__dict__,
             "verbalization": VERBALIZATION, "device": where,
             "train_examples": len(train), "validation_examples": len(validation),
-            "data_sha256": data_hash(list(train) + list(validation)), **history, **(card or {})}
+            "data_sha256": data_hash(list(train) + list(validation)),
+            **history, **(card or {})}
     _save(peft_model, info, Path(out))
     return info
+
+
+class _Judge:
+    """Keeps the adapter state with the best validation path accuracy and says when to stop."""
+
+    def __init__(self, encoder: _BiEncoder, validation: list[PathExample], cfg: TrainConfig) -> None:
+        self.encoder, self.validation, self.cfg = encoder, validation, cfg
+        self.best_acc = self.accuracy()
+        self.best_state = self.state()
+        self.stale = 0
+        self.start = time.perf_counter()
+
+    def state(self) -> dict[str, Any]:
+        return {k: v.detach().clone() for k, v in self.encoder.model.state_dict().items() if "lora_" in k}
+
+    def accuracy(self) -> float:
+        self.encoder.model.eval()
+        acc = path_accuracy(ZeroShotPathScorer(self.encoder), self.validation) if self.validation else 0.0
+        self.encoder.model.train()
+        return acc
+
+    def check(self) -> float:
+        """Validate now; returns the accuracy (the best state is kept, ``stale`` counts misses)."""
+        acc = self.accuracy()
+        if acc > self.best_acc or not self.validation:
+            self.best_acc, self.stale, self.best_state = acc, 0, self.state()
+        else:
+            self.stale += 1
+        return acc
+
+    def out_of_time(self) -> bool:
+        return self.cfg.max_seconds is not None and time.perf_counter() - self.start > self.cfg.max_seconds
+
+    def done(self) -> bool:
+        return self.stale > self.cfg.patience or self.out_of_time()
 
 
 def _fit(encoder: _BiEncoder, train: list[PathExample], validation: list[PathExample], cfg: TrainConfig,
@@ -255,42 +293,42 @@ def _fit(encoder: _BiEncoder, train: list[PathExample], validation: list[PathExa
     from tqdm import tqdm
 
     model = encoder.model
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=cfg.lr)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr)
     steps = cfg.epochs * ((len(train) + cfg.batch_size - 1) // cfg.batch_size)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: max(0.0, 1 - s / max(steps, 1)))
-    model.eval()
-    best_acc = path_accuracy(ZeroShotPathScorer(encoder), validation)
-    best_state = {k: v.detach().clone() for k, v in model.state_dict().items() if "lora_" in k}
-    epochs: list[dict[str, float]] = [{"epoch": 0, "validation_path_accuracy": round(best_acc, 4)}]
-    stale = 0
+    judge = _Judge(encoder, validation, cfg)
+    epochs: list[dict[str, float]] = [{"epoch": 0, "validation_path_accuracy": round(judge.best_acc, 4)}]
+    bar = tqdm(total=steps, desc="training", disable=not progress, file=sys.stderr, leave=False)
+    step = 0
     for epoch in range(1, cfg.epochs + 1):
         rng.shuffle(train)
         model.train()
         start, losses = time.perf_counter(), []
-        bar = tqdm(range(0, len(train), cfg.batch_size), desc=f"epoch {epoch}", disable=not progress, leave=False)
-        for i in bar:
+        for i in range(0, len(train), cfg.batch_size):
             loss = _batch_loss(encoder, train[i:i + cfg.batch_size], cfg, rng)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
             schedule.step()
             losses.append(float(loss.detach()))
-            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
-        model.eval()
-        acc = path_accuracy(ZeroShotPathScorer(encoder), validation) if validation else 0.0
-        epochs.append({"epoch": epoch, "train_loss": round(float(np.mean(losses)), 4),
-                       "validation_path_accuracy": round(acc, 4),
-                       "seconds": round(time.perf_counter() - start, 1)})
-        log.info("epoch %d: loss %.4f, validation path accuracy %.4f", epoch, np.mean(losses), acc)
-        if acc > best_acc or not validation:
-            best_acc, stale = acc, 0
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items() if "lora_" in k}
-        else:
-            stale += 1
-            if stale > cfg.patience:
+            step += 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}", best=f"{judge.best_acc:.3f}")
+            checked = bool(cfg.eval_every) and step % (cfg.eval_every or 1) == 0
+            if checked:
+                judge.check()
+            if (checked and judge.done()) or judge.out_of_time():
                 break
-    return {"epochs": epochs, "validation_path_accuracy": round(best_acc, 4), "best_state": best_state}
+        acc = judge.best_acc if cfg.eval_every and step % cfg.eval_every == 0 else judge.check()
+        epochs.append({"epoch": epoch, "train_loss": round(float(np.mean(losses)), 4) if losses else 0.0,
+                       "validation_path_accuracy": round(acc, 4), "steps": step,
+                       "seconds": round(time.perf_counter() - start, 1)})
+        log.info("epoch %d: loss %.4f, validation path accuracy %.4f", epoch, np.mean(losses or [0.0]), acc)
+        if judge.done():
+            break
+    bar.close()
+    return {"epochs": epochs, "validation_path_accuracy": round(judge.best_acc, 4), "best_state": judge.best_state,
+            "stopped": "time budget" if judge.out_of_time() else "patience" if judge.stale > cfg.patience else "epochs"}
 
 
 def _save(model: Any, card: Mapping[str, Any], out: Path) -> None:

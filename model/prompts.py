@@ -18,15 +18,17 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from kg.errors import KGQAError
 from kg.stores.base import RelationPath
 
 log = logging.getLogger(__name__)
 PROMPT_VERSION = "numbered-evidence-1"
-VERBALIZATION = "last-hop-first-of-1"
+LEGACY_VERBALIZATION = "last-hop-first-of-1"  # the shipped MetaQA adapter was trained on it
+VERBALIZATION = "last-hop-first-inverse-of-2"  # what new adapters and zero-shot scoring read
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 
 
@@ -50,8 +52,7 @@ def relation_name(predicate: str, labels: dict[str, str] | None = None) -> str:
     return _CAMEL.sub(" ", tail).replace("_", " ").strip().lower()
 
 
-def verbalize(path: RelationPath, labels: dict[str, str] | None = None) -> str:
-    """``in language of directed by``: last hop first, hops joined with "of"."""
+def _legacy(path: RelationPath, labels: dict[str, str] | None) -> str:
     return " of ".join(relation_name(step.predicate, labels) for step in reversed(path))
 
 
@@ -68,20 +69,59 @@ def read_card(directory: Path) -> dict[str, Any]:
     return card
 
 
+def _inverse_of(path: RelationPath, labels: dict[str, str] | None) -> str:
+    """Last hop first; a hop walked backwards reads "NAME of" unless its name already ends so."""
+    text = ""
+    for step in reversed(path):
+        name = relation_name(step.predicate, labels)
+        if not step.forward and not name.endswith((" of", " by")):
+            name += " of"
+        text = name if not text else f"{text} {name}" if text.endswith(" of") else f"{text} of {name}"
+    return text
+
+
+VERBALIZERS: dict[str, Callable[[RelationPath, dict[str, str] | None], str]] = {
+    LEGACY_VERBALIZATION: _legacy,
+    "last-hop-first-inverse-of-2": _inverse_of,
+}
+
+
+def verbalize(path: RelationPath, labels: dict[str, str] | None = None, form: str = VERBALIZATION) -> str:
+    """``in language of directed by``: last hop first, hops joined with "of", in the named ``form``.
+
+    Raises:
+        KGQAError: an unknown form.
+    """
+    try:
+        return VERBALIZERS[form](path, labels)
+    except KeyError:
+        raise KGQAError(f"unknown path verbalization {form!r}; known: {', '.join(VERBALIZERS)}") from None
+
+
+def card_verbalization(card: Mapping[str, Any]) -> str:
+    """The verbalization an adapter was trained on (a card without one predates versioning: form 1)."""
+    return str(card.get("verbalization", LEGACY_VERBALIZATION))
+
+
 def versions() -> dict[str, str]:
     """The versions a new adapter card records."""
     return {"prompt_version": PROMPT_VERSION, "verbalization": VERBALIZATION}
 
 
 def check_card(card: Mapping[str, Any], directory: Path, key: str) -> bool:
-    """Warn when an adapter was trained on another prompt layout or verbalization than today's.
+    """Warn when an adapter was trained on a form kgqa cannot reproduce; returns whether it can.
 
-    ``key`` is ``prompt_version`` (generator) or ``verbalization`` (path scorer). A card that
-    records no version predates versioning and is taken to match version 1. Returns whether it matches.
+    ``key`` is ``prompt_version`` (generator: must be today's layout) or ``verbalization`` (path
+    scorer: any form in ``VERBALIZERS`` is fine, the scorer reads paths in its own form). A card
+    that records no version predates versioning and is taken to be version 1.
     """
-    expected = versions()[key]
-    found = str(card.get(key, expected.rsplit("-", 1)[0] + "-1"))
-    if found != expected:
-        log.warning("the adapter in %s was trained with %s %r, but kgqa now uses %r: its answers may be "
-                    "worse; retrain it (the card records the command)", directory, key, found, expected)
-    return found == expected
+    if key == "verbalization":
+        found, known = card_verbalization(card), set(VERBALIZERS)
+    else:
+        found = str(card.get(key, PROMPT_VERSION.rsplit("-", 1)[0] + "-1"))
+        known = {PROMPT_VERSION}
+    if found not in known:
+        log.warning("the adapter in %s was trained with %s %r, which kgqa no longer writes (%s): its answers "
+                    "may be worse; retrain it (the card records the command)", directory, key, found,
+                    ", ".join(sorted(known)))
+    return found in known

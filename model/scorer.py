@@ -8,20 +8,31 @@ relation paths. The trained scorer (a LoRA adapter) plugs into the same ``score`
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from model.base import Embedder
+from model.prompts import VERBALIZATION
+
+HOP_PENALTY = 0.1  # a verbalized multi-hop path repeats relation words: favour short paths
 
 
 class ZeroShotPathScorer:
-    """Scores (question, path text) pairs by embedding cosine similarity."""
+    """Scores (question, path text) pairs by embedding cosine similarity.
 
-    hop_penalty = 0.1  # a verbalized multi-hop path repeats relation words: favour short paths
+    ``verbalization`` names the form (model.prompts.VERBALIZERS) the retriever writes paths in
+    for this scorer; ``hop_penalty`` is its prior against longer paths.
+    """
 
-    def __init__(self, embedder: Embedder, cache_size: int = 100_000) -> None:
+    def __init__(self, embedder: Embedder, cache_size: int = 100_000, verbalization: str = VERBALIZATION,
+                 hop_penalty: float = HOP_PENALTY) -> None:
         self.embedder = embedder
         self.cache_size = cache_size
+        self.verbalization = verbalization
+        self.hop_penalty = hop_penalty
+        self.about = "zero-shot"  # which scorer this is and why it was chosen (``auto`` says; for --explain)
+        self.rules: dict[str, Any] = {}  # KB rules an adapter card records (topic answers, answer types)
         self._cache: dict[str, np.ndarray] = {}
 
     def score(self, question: str, paths: Sequence[str]) -> list[float]:

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from kg.base import Entity, EntityKind
 from kg.errors import KGQAError
@@ -23,9 +24,10 @@ from kg.kb import KnowledgeBase
 from kg.stores.base import GraphStore
 from model.base import Embedder, PathScorer
 from model.embedders import open_embedder
-from model.path_scorer import TrainedPathScorer
-from model.registry import auto_adapter
+from model.registry import SHIPPED_SCORER, auto_adapter, load_adapter
 from model.scorer import ZeroShotPathScorer
+from pipeline.training.selfcheck import self_check
+from pipeline.training.supervision import SupervisionGraph
 from retrieval.graph_files import open_index
 from retrieval.linker import EntityLinker
 from retrieval.passage_search import SearchConfig, open_passage_search
@@ -36,6 +38,7 @@ from retrieval.vector_cache import CachedEmbedder
 
 log = logging.getLogger(__name__)
 STAMP = "built_at_seq.json"
+S = TypeVar("S", bound=ZeroShotPathScorer)
 
 
 def build_retriever(kb: KnowledgeBase, embedder_name: str, config: RetrieverConfig,
@@ -45,7 +48,8 @@ def build_retriever(kb: KnowledgeBase, embedder_name: str, config: RetrieverConf
     linker, labels = _linker(kb.store, kb.directory / "linker", seq, progress)
     graph = open_index(kb.store, kb.directory / "graph_index")  # memory-mapped; rebuilt when the store moved on
     vectors = kb.directory / "cache" / "vectors"
-    scorer = _cached_paths(path_scorer(config.scorer, embedder, kb.directory), vectors)
+    scorer = _cached_paths(path_scorer(config.scorer, embedder, kb.directory, graph.predicates,
+                                       lambda: SupervisionGraph.read(kb.store)), vectors)
     paths = PathRetriever(graph, scorer, config.paths, labels)
     passages = DensePassages.open(kb.catalog, kb.store, kb.directory / "dense", embedder)
     search, reader = open_passage_search(kb.catalog, passages, kb.directory / "passage_graph", seq, linker,
@@ -53,22 +57,40 @@ def build_retriever(kb: KnowledgeBase, embedder_name: str, config: RetrieverConf
     return HybridRetriever(kb.store, linker, paths, search, config, reader)
 
 
-def path_scorer(setting: str, embedder: Embedder, kb_dir: Path | None = None) -> PathScorer:
+def path_scorer(setting: str, embedder: Embedder, kb_dir: Path | None = None, relations: Sequence[str] | None = None,
+                graph: Callable[[], SupervisionGraph] | None = None) -> PathScorer:
     """The scorer ``RetrieverConfig.scorer`` names: ``auto``, ``zero-shot`` or an adapter directory.
 
-    ``auto`` is, in order: the live adapter that ``kgqa learn`` promoted for the knowledge base in
-    ``kb_dir`` (named by its ``learning/history.json``); the shipped trained adapter
-    (model/adapters/scorer) when it is installed and the embedder is MiniLM (the adapter's base);
-    else zero-shot scoring with the embedder.
+    ``auto`` is, in order: the live adapter that ``kgqa adapt`` or ``kgqa learn`` promoted for the
+    knowledge base in ``kb_dir`` (named by its ``learning/history.json``); the shipped MetaQA
+    adapter when the KB's ``relations`` are the ones its card records and the embedder is MiniLM;
+    else the self-check of pipeline/training/selfcheck.py on synthetic questions of the KB
+    (``graph`` reads it, only then) between zero-shot scoring and the generic adapter. The scorer
+    returned says which it is and why in its ``about`` attribute.
     """
+    name = getattr(embedder, "name", "")
     if setting == "zero-shot":
-        return ZeroShotPathScorer(embedder)
-    if setting == "auto":
-        adapter = auto_adapter(kb_dir, getattr(embedder, "name", ""))
-        if adapter is not None:
-            return TrainedPathScorer.load(adapter.path, base=adapter.base)
-        return ZeroShotPathScorer(embedder)
-    return TrainedPathScorer.load(Path(setting))
+        return _about(ZeroShotPathScorer(embedder), "zero-shot (asked for)")
+    if setting != "auto":
+        return _about(load_adapter(Path(setting), embedder), f"the adapter {setting} (asked for)")
+    adapter = auto_adapter(kb_dir, name, relations=relations)
+    if adapter is not None:
+        why = ("the shipped MetaQA adapter: this KB has the relation set it was trained on"
+               if adapter.path == SHIPPED_SCORER else f"{adapter.path.name}: the live adapter of this KB "
+               "(learning/history.json)")
+        return _about(load_adapter(adapter.path, embedder, base=adapter.base), why)
+    if kb_dir is None or graph is None:
+        return _about(ZeroShotPathScorer(embedder), "zero-shot: no knowledge base to check other scorers on")
+    if name == "minilm":
+        scorer, why = self_check(kb_dir, graph(), embedder)
+        return _about(scorer, why)
+    return _about(ZeroShotPathScorer(embedder), f"zero-shot: the adapters need MiniLM, the embedder is {name!r}")
+
+
+def _about(scorer: S, why: str) -> S:
+    scorer.about = why
+    log.info("path scorer: %s", why)
+    return scorer
 
 
 def _cached_paths(scorer: PathScorer, directory: Path) -> PathScorer:

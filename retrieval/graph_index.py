@@ -214,6 +214,7 @@ class GraphIndex:
     def node_count(self) -> int:
         return len(self._ids)
 
+
     @property
     def edge_count(self) -> int:
         return len(self._e["key"])

@@ -18,11 +18,14 @@ hop_score=16. ``search="exhaustive"`` scores every relation path the source enum
 A source with ``search_paths`` (the ``GraphIndex``) enumerates hop by hop too; a plain store
 enumerates all paths once and the beam only bounds the scoring.
 
-Paths are verbalized by ``model.prompts.verbalize`` (the form the trained scorer was trained on).
+Paths are verbalized by ``model.prompts.verbalize`` in the form the scorer names in its
+``verbalization`` attribute (a trained adapter reads the form it was trained on; a scorer
+without one reads ``model.prompts.VERBALIZATION``).
 
-``exclude_topic`` is a per-KB setting, not a rule: MetaQA's multi-hop questions ask about
-*other* entities (the topic never counts as an answer, and paths through the topic are
-dropped), while on most KBs the topic can be its own answer.
+``exclude_topic`` is a per-KB rule: MetaQA's multi-hop questions ask about *other* entities
+(the topic never counts as an answer, and paths through the topic are dropped), while on other
+KBs the topic can be its own answer. The setting forces it; otherwise the scorer's card says
+(``rules.topic_answers``, learned by ``kgqa adapt`` or recorded by training).
 """
 
 from __future__ import annotations
@@ -34,8 +37,10 @@ from typing import Literal, Protocol
 
 from kg.stores.base import GraphPath, PathCount, RelationPath, path_text
 from model.base import PathScorer
-from model.prompts import verbalize
+from model.prompts import VERBALIZATION, verbalize
 from retrieval.base import RankedAnswer, ScoredPath
+
+TOPIC_EXCLUDED = "excluded on multi-hop walks"  # the rule value an adapter card records
 
 
 @dataclass(frozen=True)
@@ -138,7 +143,8 @@ class PathRetriever:
         """``counts`` with their texts and (hop-penalised) scores."""
         if not counts:
             return []
-        texts = [verbalize(c.path, self.labels) for c in counts]
+        form = getattr(self.scorer, "verbalization", VERBALIZATION)  # a scorer reads its own form
+        texts = [verbalize(c.path, self.labels, form) for c in counts]
         penalty = self._penalty()
         scores = self.scorer.score(question, texts)
         return [(c, t, s - penalty * (len(c.path) - 1)) for c, t, s in zip(counts, texts, scores)]
@@ -146,10 +152,16 @@ class PathRetriever:
     def _usable(self, count: PathCount) -> bool:
         return count.ends > 0
 
+    def excludes_topic(self, path: RelationPath) -> bool:
+        """Whether walks of ``path`` may not come back through the topic: the setting, or the KB rule
+        the scorer's card records (learned by ``kgqa adapt`` / training: "excluded on multi-hop walks")."""
+        rules = getattr(self.scorer, "rules", {})
+        return self.config.exclude_topic or (rules.get("topic_answers") == TOPIC_EXCLUDED and len(path) > 1)
+
     def instantiate(self, scored: ScoredPath) -> ScoredPath:
         """The same relation path with its concrete graph paths (topic exclusion applied)."""
         paths = self.store.follow(scored.topic, scored.path, self.config.max_paths)
-        if self.config.exclude_topic:
+        if self.excludes_topic(scored.path):
             paths = [p for p in paths if scored.topic not in p.nodes[1:]]
         return ScoredPath(scored.topic, scored.path, scored.score, scored.text, tuple(paths))
 
@@ -209,7 +221,8 @@ class _Beam:
         if len(usable) <= self.config.hop_score:
             return usable
         labels = self.retriever.labels
-        last = [verbalize(counts[i].path[-1:], labels) for i in usable]
+        form = getattr(self.retriever.scorer, "verbalization", VERBALIZATION)
+        last = [verbalize(counts[i].path[-1:], labels, form) for i in usable]
         missing = sorted(set(last) - self.relations.keys())
         if missing:
             self.relations.update(zip(missing, self.retriever.scorer.score(self.question, missing)))

@@ -17,11 +17,11 @@ from collections.abc import Sequence
 from importlib import metadata
 
 from kg.errors import KGQAError
-from pipeline.cli import ask, evaluate, export, kb, learn, serve, train
+from pipeline.cli import adapt, ask, evaluate, export, kb, learn, serve, train
 from pipeline.cli.common import common_options
 
 log = logging.getLogger("kgqa")
-GROUPS = (kb, ask, evaluate, train, learn, serve, export)
+GROUPS = (kb, adapt, ask, evaluate, train, learn, serve, export)
 
 
 def build_parser() -> argparse.ArgumentParser:

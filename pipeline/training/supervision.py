@@ -28,7 +28,7 @@ import pyarrow as pa
 from kg.base import EntityKind
 from kg.stores.base import GraphStore, RelationPath, Step
 from model.path_scorer import PathExample
-from model.prompts import verbalize
+from model.prompts import VERBALIZATION, verbalize
 from pipeline.questions import Question, only, read_questions
 from retrieval.graph_index import GraphIndex
 from retrieval.paths import mask
@@ -71,6 +71,7 @@ class Supervision:
     exclude_topic: bool = False
     max_candidates: int = 2000
     hops: int | None = None  # the questions' known hop count (MetaQA's N-hop files): positives only that long
+    verbalization: str = VERBALIZATION  # the form the trained scorer will read paths in
 
 
 def _f1(ends: set[str], gold: set[str], labels: dict[str, str]) -> float:
@@ -121,9 +122,10 @@ def path_examples(questions: Sequence[Question], source: SupervisionGraph,
             continue
         tied = [p for p, f in scored if f >= best - 1e-9]
         length = settings.hops or min(len(p) for p in tied)  # unknown hop count: the shortest paths
-        positives = tuple(dict.fromkeys(verbalize(p, relation_labels) for p in tied if len(p) == length))
-        tied_texts = {verbalize(p, relation_labels) for p in tied}
-        negatives = tuple(dict.fromkeys(t for p, _ in scored for t in [verbalize(p, relation_labels)]
+        form = settings.verbalization
+        positives = tuple(dict.fromkeys(verbalize(p, relation_labels, form) for p in tied if len(p) == length))
+        tied_texts = {verbalize(p, relation_labels, form) for p in tied}
+        negatives = tuple(dict.fromkeys(t for p, _ in scored for t in [verbalize(p, relation_labels, form)]
                                         if t not in tied_texts))
         if negatives:
             yield PathExample(_masked(q), positives, negatives)

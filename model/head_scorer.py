@@ -1,0 +1,249 @@
+"""A path scorer adapted cheaply: frozen MiniLM embeddings with two learned linear maps.
+
+Fine-tuning MiniLM itself (model/path_scorer.py) costs seconds per batch on two CPU cores. Here
+the encoder stays frozen: questions and verbalized paths are embedded once, and training learns
+a 384 x 384 map of the questions (and optionally one of the paths: ``train_paths``, which fit
+the synthetic wording and did worse on real questions of the world KB), started at the identity
+(so an untrained head is exactly zero-shot cosine scoring) and pulled back toward it by weight
+decay around the identity. The zero-shot hop prior is kept (recorded in the card). The loss is
+the path scorer's: a softmax over each question's candidate paths, its positives against its
+negatives. Thousands of questions train in seconds, so a KB's
+adaptation fits a minutes budget, and the head (a few hundred KB in float16) ships with a card.
+
+Left out: anything the frozen embedding cannot see (token order beyond what mean pooling keeps).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kg.errors import KGQAError
+from model.base import Embedder
+from model.path_scorer import PathExample, data_hash
+from model.prompts import VERBALIZATION, card_verbalization
+from model.scorer import HOP_PENALTY, ZeroShotPathScorer
+
+log = logging.getLogger(__name__)
+HEAD_FILE = "head.npz"
+
+
+def _unit(m: np.ndarray) -> np.ndarray:
+    norm = np.linalg.norm(m, axis=-1, keepdims=True)
+    out: np.ndarray = (m / np.maximum(norm, 1e-9)).astype(np.float32)
+    return out
+
+
+class HeadPathScorer(ZeroShotPathScorer):
+    """Cosine of ``unit(q W)`` and ``unit(p V)`` over frozen embeddings; a ``PathScorer``."""
+
+    def __init__(self, embedder: Embedder, w: np.ndarray, v: np.ndarray, card: Mapping[str, Any]) -> None:
+        # the zero-shot hop prior stays: synthetic wordings teach hop counts that real questions do not share
+        super().__init__(embedder, verbalization=card_verbalization(card),
+                         hop_penalty=float(card.get("hop_penalty", HOP_PENALTY)))
+        self.w, self.v = w.astype(np.float32), v.astype(np.float32)
+        self.card = dict(card)
+        self.rules = dict(card.get("rules", {}))
+
+    @classmethod
+    def load(cls, directory: str | Path, embedder: Embedder) -> HeadPathScorer:
+        """Read a head written by ``train_head``.
+
+        Raises:
+            KGQAError: no head there, or one for another embedding size.
+        """
+        directory = Path(directory)
+        try:
+            arrays = np.load(directory / HEAD_FILE)
+            card = json.loads((directory / "card.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise KGQAError(f"{directory} holds no readable scorer head: {exc}") from None
+        if arrays["w"].shape != (embedder.dimension, embedder.dimension):
+            raise KGQAError(f"the head in {directory} is for {arrays['w'].shape[0]}-d embeddings, "
+                            f"the embedder {embedder.name!r} gives {embedder.dimension}")
+        return cls(embedder, arrays["w"], arrays["v"], card)
+
+    def score(self, question: str, paths: Sequence[str]) -> list[float]:
+        if not paths:
+            return []
+        missing = [p for p in dict.fromkeys(paths) if p not in self._cache]
+        if missing:
+            if len(self._cache) + len(missing) > self.cache_size:
+                self._cache.clear()
+            for text, vec in zip(missing, _unit(self.embedder.passage(missing) @ self.v)):
+                self._cache[text] = vec
+        q = _unit(self.embedder.query([question]) @ self.w)[0]
+        scores: list[float] = (np.stack([self._cache[p] for p in paths]) @ q).astype(float).tolist()
+        return scores
+
+
+@dataclass(frozen=True)
+class HeadConfig:
+    """Settings of ``train_head`` (recorded in the card)."""
+
+    steps: int = 300
+    batch_size: int = 64
+    lr: float = 2e-3
+    decay: float = 1e-2  # pull toward the identity (toward zero-shot scoring)
+    scale: float = 20.0
+    eval_every: int = 25
+    patience: int = 4
+    train_paths: bool = False  # learn the path map too (it fits the synthetic wording, measured worse)
+    max_seconds: float | None = None  # stop after this long, keeping the best state so far
+    seed: int = 0
+
+
+class _Data:
+    """Examples as indices into embedded question and path tables."""
+
+    def __init__(self, examples: Sequence[PathExample], embedder: Embedder, progress: bool) -> None:
+        texts = sorted({t for e in examples for t in (*e.positives, *e.negatives)})
+        questions = sorted({e.question for e in examples})
+        self.index = {t: i for i, t in enumerate(texts)}
+        qindex = {q: i for i, q in enumerate(questions)}
+        self.paths = _embed(embedder.passage, texts, "embedding paths", progress)
+        self.questions = _embed(embedder.query, questions, "embedding questions", progress)
+        self.rows = [(qindex[e.question], [self.index[t] for t in e.positives],
+                      [self.index[t] for t in e.negatives]) for e in examples]
+
+
+def _embed(fn: Any, texts: list[str], desc: str, progress: bool, batch: int = 256) -> np.ndarray:
+    from tqdm import tqdm
+
+    parts = [fn(texts[i:i + batch]) for i in tqdm(range(0, len(texts), batch), desc=desc, disable=not progress,
+                                                     file=sys.stderr, leave=False)]
+    return np.concatenate(parts).astype(np.float32) if parts else np.zeros((0, 1), dtype=np.float32)
+
+
+def _accuracy(data: _Data, w: Any, v: Any) -> float:
+    import torch
+
+    with torch.no_grad():
+        q = torch.nn.functional.normalize(torch.from_numpy(data.questions) @ w, dim=-1)
+        p = torch.nn.functional.normalize(torch.from_numpy(data.paths) @ v, dim=-1)
+        right = 0
+        for qi, pos, neg in data.rows:
+            s = p[pos + neg] @ q[qi]
+            right += bool(s[: len(pos)].max() >= s.max())  # a tie goes to the positive
+    return right / max(1, len(data.rows))
+
+
+def _loss(data: _Data, batch: Sequence[tuple[int, list[int], list[int]]], w: Any, v: Any, cfg: HeadConfig,
+          negatives: int = 63) -> Any:
+    """Softmax loss of a batch: each question's positives against (at most ``negatives``) sampled negatives."""
+    import random
+
+    import torch
+
+    rng = random.Random(len(batch) * 7919 + batch[0][0])
+    rows = [(qi, pos[:4], rng.sample(neg, min(negatives, len(neg)))) for qi, pos, neg in batch]
+    used = sorted({j for _, pos, neg in rows for j in (*pos, *neg)})
+    at = {j: i for i, j in enumerate(used)}
+    p = torch.nn.functional.normalize(torch.from_numpy(data.paths[used]) @ v, dim=-1)
+    q = torch.nn.functional.normalize(torch.from_numpy(data.questions[[r[0] for r in rows]]) @ w, dim=-1)
+    sims = q @ p.T * cfg.scale
+    losses = []
+    for i, (_, pos, neg) in enumerate(rows):
+        logits = sims[i, [at[j] for j in (*pos, *neg)]]
+        losses.append(torch.logsumexp(logits, 0) - torch.logsumexp(logits[: len(pos)], 0))
+    eye = torch.eye(w.shape[0])
+    return torch.stack(losses).mean() + cfg.decay * (((w - eye) ** 2).sum() + ((v - eye) ** 2).sum())
+
+
+def train_head(train: Sequence[PathExample], validation: Sequence[PathExample], out: str | Path, embedder: Embedder,
+               config: HeadConfig = HeadConfig(), init: str | Path | None = None, progress: bool = True,
+               card: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Learn the two maps; keep the state with the best validation path accuracy; write ``out`` atomically.
+
+    Raises:
+        KGQAError: no training examples, or an example without positives or negatives.
+    """
+    import torch
+
+    if not train:
+        raise KGQAError("no training examples for the scorer head")
+    if any(not e.positives or not e.negatives for e in train):
+        raise KGQAError("every training example needs at least one positive and one negative path")
+    torch.manual_seed(config.seed)
+    data, held = _Data(train, embedder, progress), _Data(validation, embedder, progress)
+    d = data.paths.shape[1]
+    start_w, start_v = (np.eye(d), np.eye(d)) if init is None else _arrays(Path(init))
+    w = torch.tensor(start_w, dtype=torch.float32, requires_grad=True)
+    v = torch.tensor(start_v, dtype=torch.float32, requires_grad=config.train_paths)
+    eye = torch.eye(d)
+    identity = _accuracy(held, eye, eye)  # zero-shot cosine scoring's accuracy on the same slice
+    fit = _fit(data, held, w, v, config, progress)
+    info = {"zero_shot_validation_path_accuracy": round(identity, 4),
+            "kind": "scorer head (frozen encoder, linear maps)", "embedder": embedder.name,
+            "settings": config.__dict__, "train_examples": len(train), "validation_examples": len(validation),
+            "data_sha256": data_hash(list(train) + list(validation)), "verbalization": VERBALIZATION,
+            "hop_penalty": HOP_PENALTY,
+            "started_from": str(init) if init else "identity (zero-shot)",
+            **{k: val for k, val in fit.items() if k != "best"}, **(card or {})}
+    w_best, v_best = fit["best"]
+    _save(out, w_best, v_best, info)
+    return info
+
+
+def _fit(data: _Data, held: _Data, w: Any, v: Any, cfg: HeadConfig, progress: bool) -> dict[str, Any]:
+    import random
+
+    import torch
+    from tqdm import tqdm
+
+    rng = random.Random(cfg.seed)
+    optimizer = torch.optim.Adam([w, v] if cfg.train_paths else [w], lr=cfg.lr)
+    best = (_accuracy(held, w, v), w.detach().clone(), v.detach().clone())
+    checks = [{"step": 0, "validation_path_accuracy": round(best[0], 4)}]
+    stale, began, stopped = 0, time.perf_counter(), "steps"
+    bar = tqdm(range(1, cfg.steps + 1), desc="training head", disable=not progress, file=sys.stderr, leave=False)
+    for step in bar:
+        loss = _loss(data, rng.sample(data.rows, min(cfg.batch_size, len(data.rows))), w, v, cfg)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if step % cfg.eval_every == 0 or step == cfg.steps:
+            acc = _accuracy(held, w, v)
+            checks.append({"step": step, "loss": round(float(loss.detach()), 4),
+                           "validation_path_accuracy": round(acc, 4)})
+            bar.set_postfix(best=f"{best[0]:.3f}", acc=f"{acc:.3f}")
+            best, stale = ((acc, w.detach().clone(), v.detach().clone()), 0) if acc > best[0] else (best, stale + 1)
+            if stale > cfg.patience:
+                stopped = "patience"
+                break
+        if cfg.max_seconds is not None and time.perf_counter() - began > cfg.max_seconds:
+            stopped = "time budget"
+            break
+    return {"checks": checks, "validation_path_accuracy": round(best[0], 4), "stopped": stopped,
+            "best": (best[1].numpy(), best[2].numpy())}
+
+
+def _arrays(directory: Path) -> tuple[np.ndarray, np.ndarray]:
+    arrays = np.load(directory / HEAD_FILE)
+    return arrays["w"].astype(np.float32), arrays["v"].astype(np.float32)
+
+
+def _save(out: str | Path, w: np.ndarray, v: np.ndarray, card: Mapping[str, Any]) -> None:
+    """Head + card into a temporary sibling directory, then swapped in (never half-written)."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        np.savez(tmp / HEAD_FILE, w=w.astype(np.float16), v=v.astype(np.float16))
+        (tmp / "card.json").write_text(json.dumps(card, indent=1, default=str) + "\n", encoding="utf-8")
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

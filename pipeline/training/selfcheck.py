@@ -1,0 +1,96 @@
+"""Which path scorer ``auto`` uses on a knowledge base, and why: a self-check, not a habit.
+
+A KB's own adapter (made live by ``kgqa adapt`` or ``kgqa learn``) answers first; the shipped
+MetaQA adapter only on the KB whose relation set its card records. Otherwise the candidates that
+need no training on this KB (zero-shot scoring, and the generic adapter when installed) are
+compared on synthetic questions of this KB (pipeline/training/synthetic.py) and the better one
+answers (a tie goes to zero-shot). The verdict is cached in ``learning/auto.json`` with the
+KB's relation set and edge count, so it is redone only when the KB changes.
+
+Every scorer returned carries ``about``: which scorer it is and why ``auto`` chose it (for
+``--explain``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from kg.files import write_atomic
+from model.base import Embedder
+from model.path_scorer import path_accuracy
+from model.registry import (
+    GENERIC_SCORER,
+    auto_adapter,
+    describe,
+    is_adapter,
+    kb_fingerprint,
+    learning_dir,
+    load_adapter,
+)
+from model.scorer import ZeroShotPathScorer
+from pipeline.training.supervision import SupervisionGraph
+from pipeline.training.synthetic import QuestionMaker
+
+log = logging.getLogger(__name__)
+AUTO_FILE = "auto.json"
+CHECK_QUESTIONS = 120
+CHECK_SEED = 7919  # not adapt's seed: the self-check's questions are not adapt's training questions
+
+
+def candidates(embedder: Embedder, device: str | None = None,
+               base: str | Path | None = None) -> dict[str, ZeroShotPathScorer]:
+    """The scorers that need no training on the KB: zero-shot, and the generic adapter (MiniLM only)."""
+    out: dict[str, ZeroShotPathScorer] = {"zero-shot": ZeroShotPathScorer(embedder)}
+    if embedder.name == "minilm" and base is None and is_adapter(GENERIC_SCORER):
+        out["generic adapter"] = load_adapter(GENERIC_SCORER, embedder, device)
+    return out
+
+
+def self_check(kb_dir: Path, graph: SupervisionGraph, embedder: Embedder, device: str | None = None,
+               base: str | Path | None = None) -> tuple[ZeroShotPathScorer, str]:
+    """(scorer, why) for a KB without an adapter of its own; the verdict is cached (see module doc)."""
+    pool = candidates(embedder, device, base)
+    key = {**kb_fingerprint(graph.predicates), "nodes": len(graph.ends.adj), "embedder": embedder.name,
+           "candidates": sorted(pool)}
+    cached = _read_cache(kb_dir, key)
+    if cached is None:
+        made = QuestionMaker(graph, seed=CHECK_SEED).examples(CHECK_QUESTIONS)
+        scores = {name: round(path_accuracy(s, [e for e, _ in made]), 3) for name, s in pool.items()}
+        choice = max(pool, key=lambda n: (scores[n], n == "zero-shot"))
+        cached = {**key, "scores": scores, "choice": choice, "questions": len(made)}
+        _write_cache(kb_dir, cached)
+    scores = cached["scores"]
+    why = (f"{cached['choice']}: chosen by auto's self-check on {cached['questions']} synthetic questions of this KB "
+           f"(path accuracy {', '.join(f'{n} {v:.3f}' for n, v in scores.items())})")
+    return pool[cached["choice"]], why
+
+
+def current_scorer(kb_dir: Path, graph: SupervisionGraph, embedder: Embedder, device: str | None = None,
+                   base: str | Path | None = None) -> tuple[ZeroShotPathScorer, str]:
+    """(the scorer ``auto`` answers with now, its name) for the KB in ``kb_dir``."""
+    adapter = auto_adapter(kb_dir, embedder.name, shipped=base is None, relations=graph.predicates)
+    if adapter is not None:
+        scorer = load_adapter(adapter.path, embedder, device, adapter.base or base)
+        return scorer, describe(adapter, learning_dir(kb_dir))
+    scorer, why = self_check(kb_dir, graph, embedder, device, base)
+    return scorer, why.split(":", 1)[0]
+
+
+def _read_cache(kb_dir: Path, key: dict[str, Any]) -> dict[str, Any] | None:
+    path = learning_dir(kb_dir) / AUTO_FILE
+    try:
+        cached: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return cached if all(cached.get(k) == v for k, v in key.items()) and cached.get("choice") else None
+
+
+def _write_cache(kb_dir: Path, verdict: dict[str, Any]) -> None:
+    try:
+        learning_dir(kb_dir).mkdir(exist_ok=True)
+        write_atomic(learning_dir(kb_dir) / AUTO_FILE, json.dumps(verdict, indent=1) + "\n")
+    except OSError as exc:  # a read-only KB directory: the check is redone next time
+        log.info("cannot cache auto's self-check verdict: %s", exc)

@@ -1,0 +1,163 @@
+"""``kgqa adapt`` and its pieces: synthetic questions, the scorer head, ``auto``'s choice, KB rules.
+
+Offline and fast: the hashing embedder stands in for MiniLM, and the knowledge bases are tiny.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kg.errors import KGQAError
+from kg.kb import KnowledgeBase
+from kg.stores.base import Step
+from model.embedders import HashingEmbedder
+from model.head_scorer import HEAD_FILE, HeadConfig, HeadPathScorer, train_head
+from model.path_scorer import PathExample
+from model.prompts import LEGACY_VERBALIZATION, VERBALIZATION, check_card, verbalize
+from model.registry import SHIPPED_SCORER, auto_adapter, kb_fingerprint, read_history, trained_for
+from model.scorer import ZeroShotPathScorer
+from pipeline.cli import main
+from pipeline.training.adapt import AdaptConfig, adapt, split_topics
+from pipeline.training.supervision import SupervisionGraph
+from pipeline.training.synthetic import QuestionMaker, answer_types, word
+from retrieval.paths import TOPIC_EXCLUDED, PathRetriever
+
+CLUBS = "".join(f"player {i}|plays_in_club|club {i % 4}\nclub {i % 4}|based_in_city|city {i % 2}\n"
+                f"player {i}|born_in_year|{1980 + i}\n" for i in range(24))
+
+
+def _kb(tmp_path: Path, text: str, name: str = "kb") -> Path:
+    source = tmp_path / f"{name}.txt"
+    source.write_text(text)
+    with KnowledgeBase.open(tmp_path / name, progress=False) as kb:
+        kb.index(source)
+    return tmp_path / name
+
+
+def _graph(kb_dir: Path) -> SupervisionGraph:
+    with KnowledgeBase.open(kb_dir, read_only=True, progress=False) as kb:
+        return SupervisionGraph.read(kb.store)
+
+
+def test_verbalization_forms_legacy_kept_and_inverse_worded() -> None:
+    path = (Step("in_language"), Step("directed_by", False))
+    assert verbalize(path, form=LEGACY_VERBALIZATION) == "directed by of in language"
+    back = (Step("capital", False),)
+    assert verbalize(back) == "capital of" and verbalize((Step("capital"),)) == "capital"
+    assert verbalize((Step("capital", False), Step("capital"))) == "capital of capital of"
+    with pytest.raises(KGQAError):
+        verbalize(path, form="no-such-form")
+    assert check_card({}, Path("."), "verbalization")  # a card without a version: the legacy form, still known
+    assert ZeroShotPathScorer(HashingEmbedder()).verbalization == VERBALIZATION
+
+
+def test_synthetic_questions_mask_the_topic_and_name_the_path(tmp_path: Path) -> None:
+    graph = _graph(_kb(tmp_path, CLUBS))
+    maker = QuestionMaker(graph, seed=1)
+    made = maker.examples(60)
+    assert len(made) >= 40
+    for example, topic in made:
+        assert topic not in example.question  # masked as at answer time
+        assert example.positives and example.negatives
+        assert not set(example.positives) & set(example.negatives)
+    assert {len(p) for p in maker.chosen} == {1, 2, 3}  # hop counts balanced, not only one-hop paths
+    kinds = answer_types(graph)
+    assert kinds["born_in_year"] == "date" and kinds["plays_in_club"] == "entity"
+    train, held = split_topics(made, 100)
+    assert not {e.question for e in train} & {e.question for e in held} or len(held) == 0
+
+
+def test_wording_uses_cleaned_relation_names() -> None:
+    import random
+
+    text = word("Ann", (Step("plays_in_club"), Step("based_in_city")), ["plays in club", "based in city"],
+                "entity", random.Random(0))
+    assert "plays in club" in text and "based in city" in text and "Ann" in text
+
+
+def _examples() -> list[PathExample]:
+    return [PathExample(f"which {a} is it", (a,), tuple(b for b in ("alpha", "beta", "gamma") if b != a))
+            for a in ("alpha", "beta", "gamma") for _ in range(4)]
+
+
+def test_identity_head_is_zero_shot_and_training_writes_a_loadable_head(tmp_path: Path) -> None:
+    emb = HashingEmbedder()
+    eye = np.eye(emb.dimension, dtype=np.float32)
+    head = HeadPathScorer(emb, eye, eye, {})
+    zero = ZeroShotPathScorer(emb)
+    assert np.allclose(head.score("which beta", ["alpha", "beta"]), zero.score("which beta", ["alpha", "beta"]),
+                       atol=1e-5)
+    info = train_head(_examples(), _examples(), tmp_path / "head", emb, HeadConfig(steps=20, eval_every=10),
+                      progress=False, card={"rules": {"topic_answers": TOPIC_EXCLUDED}})
+    assert (tmp_path / "head" / HEAD_FILE).exists() and info["validation_path_accuracy"] >= 0.99
+    loaded = HeadPathScorer.load(tmp_path / "head", emb)
+    assert loaded.rules["topic_answers"] == TOPIC_EXCLUDED and loaded.hop_penalty == 0.1  # the card records it
+    assert not list(tmp_path.glob(".head*"))  # no temporary left
+
+
+def test_shipped_adapter_only_for_the_kb_it_was_trained_on() -> None:
+    card = json.loads((SHIPPED_SCORER / "card.json").read_text())
+    metaqa = ["directed_by", "has_genre", "has_imdb_rating", "has_imdb_votes", "has_tags", "in_language",
+              "release_year", "starred_actors", "written_by"]
+    assert card["kb"]["relations_sha256"] == kb_fingerprint(metaqa)["relations_sha256"]
+    assert trained_for(SHIPPED_SCORER, metaqa) and not trained_for(SHIPPED_SCORER, ["plays_in_club"])
+    assert auto_adapter(None, "minilm", relations=metaqa) is not None
+    assert auto_adapter(None, "minilm", relations=["plays_in_club"]) is None
+    assert auto_adapter(None, "minilm") is None  # relations unknown: never a guess
+
+
+def test_topic_rule_from_the_card_drops_walks_back_through_the_topic(tmp_path: Path) -> None:
+    scorer = ZeroShotPathScorer(HashingEmbedder())
+    retriever = PathRetriever(_graph(_kb(tmp_path, CLUBS)).paths, scorer)
+    two = (Step("plays_in_club"), Step("plays_in_club", False))
+    assert not retriever.excludes_topic(two)
+    scorer.rules = {"topic_answers": TOPIC_EXCLUDED}
+    assert retriever.excludes_topic(two) and not retriever.excludes_topic(two[:1])
+
+
+def test_adapt_trains_judges_and_records_history(tmp_path: Path) -> None:
+    kb = _kb(tmp_path, CLUBS)
+    config = AdaptConfig(budget_minutes=2, examples=120, validation=40, replay=20,
+                         train=HeadConfig(steps=30, eval_every=10))
+    report = adapt(kb, config, embedder="hashing", progress=False)
+    history = read_history(kb)
+    assert history["runs"][-1]["kind"] == "adapt" and report.examples > 0
+    assert (history["live"] == report.adapter) == report.promoted
+    folder = kb / "learning" / report.adapter
+    card = json.loads((folder / "card.json").read_text())
+    assert card["human_questions"] == 0 and card["rules"]["answer_types"]["born in year"] == "date"
+    assert card["kb"]["relations"] == 3
+
+
+def test_adapt_refuses_a_kb_without_relations(tmp_path: Path) -> None:
+    kb = tmp_path / "empty"
+    with KnowledgeBase.open(kb, progress=False):
+        pass
+    with pytest.raises(KGQAError, match="no relations"):
+        adapt(kb, AdaptConfig(examples=10), embedder="hashing", progress=False)
+    assert main(["adapt", "--kb", str(kb), "--embedder", "hashing", "--no-progress"]) == 2
+
+
+def test_adapt_with_one_relation_finishes_or_says_why(tmp_path: Path) -> None:
+    kb = _kb(tmp_path, "".join(f"n{i}|next|n{i + 1}\n" for i in range(60)), "chain")
+    config = AdaptConfig(examples=60, validation=20, replay=0, train=HeadConfig(steps=10, eval_every=5))
+    try:
+        report = adapt(kb, config, embedder="hashing", progress=False)
+    except KGQAError as exc:
+        assert "too few" in str(exc)
+    else:
+        assert report.examples > 0
+
+
+def test_adapt_never_displaces_an_adapter_trained_on_real_questions() -> None:
+    from pipeline.training.adapt import _trained_on_real_questions
+
+    emb = HashingEmbedder()
+    eye = np.eye(emb.dimension, dtype=np.float32)
+    assert _trained_on_real_questions(HeadPathScorer(emb, eye, eye, {"questions": ["qa_dev.txt"]}))
+    assert not _trained_on_real_questions(HeadPathScorer(emb, eye, eye, {"human_questions": 0}))
+    assert not _trained_on_real_questions(ZeroShotPathScorer(emb))

@@ -27,18 +27,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import re
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from kg.catalog import CATALOG_FILE
-from kg.errors import BackendUnavailable, KGQAError
+from kg.errors import BackendUnavailable
 from kg.files import write_atomic
 from kg.kb import KnowledgeBase
 from kg.stores.base import GraphStore
@@ -46,7 +44,17 @@ from model.base import PathScorer
 from model.embedders import open_embedder
 from model.path_scorer import PathExample, TrainConfig, TrainedPathScorer, path_accuracy, train_scorer
 from model.prompts import relation_name
-from model.registry import Adapter, auto_adapter, describe, learning_dir, live_name, read_history, write_history
+from model.registry import (
+    Adapter,
+    auto_adapter,
+    describe,
+    learning_dir,
+    live_name,
+    locked,
+    next_run,
+    read_history,
+    write_history,
+)
 from model.scorer import ZeroShotPathScorer
 from pipeline.feedback import Example, FeedbackStore
 from pipeline.questions import Question, split_of
@@ -57,7 +65,6 @@ VALIDATION, EXAMPLES = "validation.jsonl", "examples.jsonl"
 CONFIG, SUPERVISION = TrainConfig(), Supervision()  # learn's defaults
 
 
-_RUN = re.compile(r"^scorer-(\d+)")
 
 
 @dataclass(frozen=True)
@@ -142,7 +149,7 @@ def learn(kb_dir: str | Path, *, config: TrainConfig = CONFIG, base: str | Path 
     if not (root.parent / CATALOG_FILE).exists():
         raise BackendUnavailable(f"no knowledge base at {root.parent} (run `kgqa index PATH --kb {kb_dir}`)")
     root.mkdir(exist_ok=True)
-    with _locked(root):
+    with locked(root):
         history = read_history(root.parent)
         base = str(base) if base is not None else history.get("base")
         plan = _plan(root, history["feedback_seen"], settings, progress)
@@ -231,7 +238,7 @@ def _span(text: str, mention: str) -> tuple[int, int] | None:
 def _train_and_judge(root: Path, history: dict[str, Any], plan: _Plan, config: TrainConfig, base: str | None,
                      device: str | None, embedder: str, generic: int, progress: bool) -> LearnReport:
     """Train the next adapter from the live one, compare the two on the validation slice, record it."""
-    run = _next_run(root, history)
+    run = next_run(root, history)
     out = root / f"scorer-{run:03d}"
     start = auto_adapter(root.parent, embedder, shipped=base is None)
     replay = _replay(root, history) + generic_examples(plan.relation_names, generic, config.seed + run)
@@ -287,11 +294,7 @@ def _scorer(start: Adapter | None, embedder: str, device: str | None, base: str 
     return TrainedPathScorer.load(start.path, device, base)
 
 
-def _next_run(root: Path, history: dict[str, Any]) -> int:
-    """One past every run in the history and every adapter directory (a crashed run's included)."""
-    numbers = [int(r["run"]) for r in history["runs"]]
-    numbers += [int(m.group(1)) for p in root.iterdir() for m in [_RUN.match(p.name)] if m]
-    return max(numbers, default=0) + 1
+
 
 
 def _replay(root: Path, history: dict[str, Any]) -> list[PathExample]:
@@ -332,16 +335,3 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 def _jsonl(rows: Sequence[dict[str, Any]]) -> str:
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
-
-
-@contextmanager
-def _locked(root: Path) -> Iterator[None]:
-    """One learning run per knowledge base at a time (an advisory lock on ``learning/.lock``)."""
-    import fcntl
-
-    with (root / ".lock").open("w") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise KGQAError(f"another learning run is using {root}") from None
-        yield

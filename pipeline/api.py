@@ -342,6 +342,10 @@ class KGQA:
         return out
 
     def _retrieve(self, request: Request) -> tuple[Retrieval, dict[str, float]]:
+        loading = time.perf_counter()
+        fresh = self._retriever is None
+        self.retriever()  # models and indices load on the first question: timed as "load", not retrieval
+        load = _ms(loading) if fresh else None
         start = time.perf_counter()
         asked = request.resolved or request.question
         retrieval = self.retrieve(asked, history=request.history, mentions=request.mentions)
@@ -355,7 +359,8 @@ class KGQA:
             retrieval = dataclasses.replace(
                 retrieval, answers=tuple(a for a in retrieval.answers if a.id not in request.exclude))
         retrieval = self._arranged(request, retrieval)
-        timings = {**request.timings, **retrieval.timings, "retrieve": _ms(start)}
+        timings = {**request.timings, **({"load": load} if load is not None else {}), **retrieval.timings,
+                   "retrieve": _ms(start)}
         return retrieval, timings
 
     def _generating(self, generate: bool | None, retrieval: Retrieval) -> TextGenerator | None:

@@ -18,6 +18,11 @@ if TYPE_CHECKING:
 
     from pipeline.types import Answer
 
+def _cite(numbers: tuple[int, ...]) -> str:
+    """``[1, 3]``: citation numbers as the answer sentences write them."""
+    return f"[{', '.join(map(str, numbers))}]" if numbers else ""
+
+
 def explain(a: Answer) -> str:
     """The reasoning of ``a`` in readable lines (see ``Answer.explain``)."""
     lines = [f"Question: {a.question}    (intent: {a.intent})"]
@@ -46,7 +51,7 @@ def explain(a: Answer) -> str:
     passages = [c for c in a.citations if c.kind == "passage" and c.number in a.cited]
     lines += [f"  [{c.number}] {c.text}    ({c.where()})" for c in passages]
     if a.answers:
-        top = ", ".join(f"{x.label} {''.join(f'[{n}]' for n in x.citations[:3])}".strip() for x in a.answers[:10])
+        top = ", ".join(f"{x.label} {_cite(x.citations[:3])}".strip() for x in a.answers[:10])
         more = f" (and {len(a.answers) - 10} more)" if len(a.answers) > 10 else ""
         lines.append(f"Answer: {top}{more}    confidence {a.confidence:.2f}")
     how = "deterministic sentence" if a.generated is None else \

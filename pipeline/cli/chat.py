@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from kg.errors import KGQAError
@@ -32,6 +32,11 @@ HELP = __doc__.split("\n\n")[2].strip("\n") if __doc__ else ""
 PROMPT = "you> "
 Read = Callable[[str], str]
 Write = Callable[[str], None]
+
+
+def cite(numbers: Sequence[int]) -> str:
+    """Citation numbers as the answer sentences write them: ``[1, 3]`` (one format everywhere)."""
+    return f"[{', '.join(map(str, numbers))}]" if numbers else ""
 
 
 def show(answer: Answer, evidence: str = "cited", sentence: bool = True) -> str:
@@ -45,7 +50,7 @@ def show(answer: Answer, evidence: str = "cited", sentence: bool = True) -> str:
     lines = []
     if answer.answers:
         top = ", ".join(f"{a.label}{f' ({a.qualifiers})' if a.qualifiers else ''} "
-                        f"{''.join(f'[{n}]' for n in a.citations[:3])}".strip() for a in answer.answers[:5])
+                        f"{cite(a.citations[:3])}".strip() for a in answer.answers[:5])
         more = f" (and {len(answer.answers) - 5} more)" if len(answer.answers) > 5 else ""
         lines.append(f"Answer: {top}{more}")
     if not answer.fallback and sentence:

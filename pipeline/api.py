@@ -15,6 +15,11 @@ has changed since they were built; the generator loads on the first question tha
 Generation: ``generator="auto"`` uses the shipped LoRA adapter (``model/adapters/generator``)
 when it exists and otherwise answers with the deterministic cited sentence; ``"off"`` never
 generates; a ``TextGenerator`` object (a fake in tests) is used as given.
+
+Why over the house's ~400 lines: the facade is the one front door, and answering (retrieve ->
+arrange by statement rank -> generate -> abstain or check -> record) shares its label lookups and
+locks with the KB-inspection methods (entity, neighbors, facts, relations, overview) that sessions
+and the server use; those inspection methods are the next piece to move out.
 """
 
 from __future__ import annotations

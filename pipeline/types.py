@@ -18,6 +18,9 @@ Confidence (``confidence``) is ``link x path``, in [0, 1], and 0 when nothing wa
 
 It is a ranking signal for UIs and feedback triage, not a calibrated probability.
 Left out: any lookup in the store (``build`` only arranges what it is given).
+
+Why just over the house's ~400 lines: every value an answer carries is defined here together,
+so that ``to_dict``/``from_dict`` round-trip one closed set of frozen types.
 """
 
 

@@ -73,18 +73,12 @@ class HeadPathScorer(ZeroShotPathScorer):
                             f"the embedder {embedder.name!r} gives {embedder.dimension}")
         return cls(embedder, arrays["w"], arrays["v"], card)
 
-    def score(self, question: str, paths: Sequence[str]) -> list[float]:
-        if not paths:
-            return []
-        missing = [p for p in dict.fromkeys(paths) if p not in self._cache]
-        if missing:
-            if len(self._cache) + len(missing) > self.cache_size:
-                self._cache.clear()
-            for text, vec in zip(missing, _unit(self.embedder.passage(missing) @ self.v)):
-                self._cache[text] = vec
-        q = _unit(self.embedder.query([question]) @ self.w)[0]
-        scores: list[float] = (np.stack([self._cache[p] for p in paths]) @ q).astype(float).tolist()
-        return scores
+    def path_vectors(self, texts: Sequence[str]) -> np.ndarray:
+        return _unit(self.embedder.passage(texts) @ self.v)
+
+    def question_vector(self, question: str) -> np.ndarray:
+        vector: np.ndarray = _unit(self.embedder.query([question]) @ self.w)[0]
+        return vector
 
 
 @dataclass(frozen=True)

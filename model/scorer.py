@@ -42,9 +42,18 @@ class ZeroShotPathScorer:
         if missing:
             if len(self._cache) + len(missing) > self.cache_size:
                 self._cache.clear()
-            for text, vec in zip(missing, self.embedder.passage(missing)):
+            for text, vec in zip(missing, self.path_vectors(missing)):
                 self._cache[text] = vec
-        q = self.embedder.query([question])[0]
+        q = self.question_vector(question)
         matrix = np.stack([self._cache[p] for p in paths])
         scores: list[float] = (matrix @ q).astype(float).tolist()
         return scores
+
+    def path_vectors(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit vectors of verbalized paths (cached by ``score``); a subclass may map them."""
+        return self.embedder.passage(texts)
+
+    def question_vector(self, question: str) -> np.ndarray:
+        """The unit vector of a (masked) question; a subclass may map it."""
+        vector: np.ndarray = self.embedder.query([question])[0]
+        return vector

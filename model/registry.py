@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kg.errors import KGQAError
+from kg.catalog import CATALOG_FILE
+from kg.errors import BackendUnavailable, KGQAError
 from kg.files import write_atomic
 from model.base import Embedder
 from model.head_scorer import HEAD_FILE, HeadPathScorer
@@ -47,6 +48,19 @@ class Adapter:
 def learning_dir(kb_dir: str | Path) -> Path:
     """Where a knowledge base keeps its learned adapters and their history."""
     return Path(kb_dir) / LEARNING
+
+
+def learning_root(kb_dir: str | Path) -> Path:
+    """The knowledge base's ``learning/`` directory, created when missing (for a learning run).
+
+    Raises:
+        BackendUnavailable: ``kb_dir`` holds no knowledge base.
+    """
+    root = learning_dir(Path(kb_dir).resolve())
+    if not (root.parent / CATALOG_FILE).exists():
+        raise BackendUnavailable(f"no knowledge base at {root.parent} (run `kgqa index PATH --kb {kb_dir}`)")
+    root.mkdir(exist_ok=True)
+    return root
 
 
 def read_history(kb_dir: str | Path) -> dict[str, Any]:

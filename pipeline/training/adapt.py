@@ -30,8 +30,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from kg.catalog import CATALOG_FILE
-from kg.errors import BackendUnavailable, KGQAError
+from kg.errors import KGQAError
 from kg.kb import KnowledgeBase
 from model.embedders import open_embedder
 from model.head_scorer import HEAD_FILE, HeadConfig, train_head
@@ -40,7 +39,7 @@ from model.prompts import relation_name
 from model.registry import (
     GENERIC_SCORER,
     kb_fingerprint,
-    learning_dir,
+    learning_root,
     locked,
     next_run,
     read_history,
@@ -142,10 +141,7 @@ def adapt(kb_dir: str | Path, config: AdaptConfig = AdaptConfig(), *, base: str 
             run holds it, or too few synthetic questions could be made.
     """
     start = time.perf_counter()
-    root = learning_dir(Path(kb_dir).resolve())
-    if not (root.parent / CATALOG_FILE).exists():
-        raise BackendUnavailable(f"no knowledge base at {root.parent} (run `kgqa index PATH --kb {kb_dir}`)")
-    root.mkdir(exist_ok=True)
+    root = learning_root(kb_dir)
     with locked(root):
         with KnowledgeBase.open(root.parent, read_only=True, progress=progress) as kb:
             graph = SupervisionGraph.read(kb.store)

@@ -35,8 +35,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from kg.catalog import CATALOG_FILE
-from kg.errors import BackendUnavailable
 from kg.files import write_atomic
 from kg.kb import KnowledgeBase
 from kg.stores.base import GraphStore
@@ -48,7 +46,7 @@ from model.registry import (
     Adapter,
     auto_adapter,
     describe,
-    learning_dir,
+    learning_root,
     live_name,
     locked,
     next_run,
@@ -145,10 +143,7 @@ def learn(kb_dir: str | Path, *, config: TrainConfig = CONFIG, base: str | Path 
         KGQAError: no knowledge base there, another learning run holds it, or training failed.
     """
     start = time.perf_counter()
-    root = learning_dir(Path(kb_dir).resolve())
-    if not (root.parent / CATALOG_FILE).exists():
-        raise BackendUnavailable(f"no knowledge base at {root.parent} (run `kgqa index PATH --kb {kb_dir}`)")
-    root.mkdir(exist_ok=True)
+    root = learning_root(kb_dir)
     with locked(root):
         history = read_history(root.parent)
         base = str(base) if base is not None else history.get("base")

@@ -30,7 +30,7 @@ import numpy as np
 
 from kg.errors import KGQAError
 from model.base import Embedder
-from model.path_scorer import PathExample, data_hash
+from model.path_scorer import PathExample, check_examples, data_hash
 from model.prompts import VERBALIZATION, card_verbalization
 from model.scorer import HOP_PENALTY, ZeroShotPathScorer
 
@@ -164,10 +164,7 @@ def train_head(train: Sequence[PathExample], validation: Sequence[PathExample], 
     """
     import torch
 
-    if not train:
-        raise KGQAError("no training examples for the scorer head")
-    if any(not e.positives or not e.negatives for e in train):
-        raise KGQAError("every training example needs at least one positive and one negative path")
+    check_examples(train, "no training examples for the scorer head")
     torch.manual_seed(config.seed)
     data, held = _Data(train, embedder, progress), _Data(validation, embedder, progress)
     d = data.paths.shape[1]

@@ -170,6 +170,18 @@ def data_hash(examples: Sequence[PathExample]) -> str:
     return digest.hexdigest()
 
 
+def check_examples(train: Sequence[PathExample], empty: str) -> None:
+    """Training examples a scorer can learn from: some, each with a positive and a negative path.
+
+    Raises:
+        KGQAError: ``empty`` when there are none, or an example lacks a positive or a negative.
+    """
+    if not train:
+        raise KGQAError(empty)
+    if any(not e.positives or not e.negatives for e in train):
+        raise KGQAError("every training example needs at least one positive and one negative path")
+
+
 def path_accuracy(scorer: PathScorer, examples: Sequence[PathExample], progress: bool = False) -> float:
     """Share of ``examples`` whose best-scored candidate path is a positive; a tie goes to the positive.
 
@@ -230,10 +242,7 @@ def train_scorer(train: Sequence[PathExample], validation: Sequence[PathExample]
     """
     import torch
 
-    if not train:
-        raise KGQAError("no training examples: no question had a relation path reaching its answers")
-    if any(not e.positives or not e.negatives for e in train):
-        raise KGQAError("every training example needs at least one positive and one negative path")
+    check_examples(train, "no training examples: no question had a relation path reaching its answers")
     torch.manual_seed(config.seed)
     rng = random.Random(config.seed)
     where = pick_device(device)

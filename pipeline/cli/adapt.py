@@ -6,21 +6,18 @@ import argparse
 import json
 import os
 
+from pipeline.cli.common import run_options
 from pipeline.training.adapt import AdaptConfig, adapt
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     """``kgqa adapt`` (and its options) on the CLI's sub-command parser."""
-    p = sub.add_parser("adapt", parents=[common],
+    p = sub.add_parser("adapt", parents=[common, run_options()],
                        help="train the path scorer on questions generated from the KB itself (no questions needed)")
     p.add_argument("--budget-minutes", type=float, default=12.0, help="the whole run within about this long")
     p.add_argument("--examples", type=int, help="synthetic training questions (default: what the budget allows)")
     p.add_argument("--validation", type=int, default=300, help="held-out synthetic questions that judge the adapter")
     p.add_argument("--embedder", default="minilm", help="embedder of zero-shot scoring (a candidate 'before')")
-    p.add_argument("--device", help="cpu or cuda (default: cuda when available)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--no-progress", action="store_true")
-    p.add_argument("--base", help=argparse.SUPPRESS)  # a base model directory (tests use a tiny one)
     p.set_defaults(func=cmd_adapt)
 
 

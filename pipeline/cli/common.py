@@ -24,6 +24,16 @@ def common_options() -> argparse.ArgumentParser:
     return common
 
 
+def run_options() -> argparse.ArgumentParser:
+    """The parent parser of the commands that train a scorer on a KB (``learn``, ``adapt``)."""
+    run = argparse.ArgumentParser(add_help=False)
+    run.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--no-progress", action="store_true")
+    run.add_argument("--base", help=argparse.SUPPRESS)  # a base model directory (tests use a tiny one)
+    return run
+
+
 def open_kb(args: argparse.Namespace, read_only: bool = False) -> KGQA:
     """The knowledge base of ``--kb`` with the connection options (and ``--embedder`` where the command has it)."""
     return KGQA.open(args.kb, backend=args.backend, read_only=read_only,

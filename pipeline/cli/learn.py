@@ -6,13 +6,14 @@ import argparse
 import json
 
 from model.path_scorer import TrainConfig
+from pipeline.cli.common import run_options
 from pipeline.training.learning import learn
 from pipeline.training.supervision import Supervision
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     """``kgqa learn`` (and its options) on the CLI's sub-command parser."""
-    p = sub.add_parser("learn", parents=[common], help="fine-tune the path scorer on the feedback given")
+    p = sub.add_parser("learn", parents=[common, run_options()], help="fine-tune the path scorer on the feedback given")
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--batch-size", type=int, default=32)
@@ -20,10 +21,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: a
     p.add_argument("--generic", type=int, default=200, help="templated questions over the KB's relations replayed")
     p.add_argument("--embedder", default="minilm", help="embedder of zero-shot scoring (the 'before' without adapter)")
     p.add_argument("--exclude-topic", action="store_true", help="the topic is never its own answer (MetaQA)")
-    p.add_argument("--device", help="cpu or cuda (default: cuda when available)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--no-progress", action="store_true")
-    p.add_argument("--base", help=argparse.SUPPRESS)  # a base model directory (tests use a tiny one)
     p.set_defaults(func=cmd_learn)
 
 

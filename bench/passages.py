@@ -4,11 +4,17 @@ All paragraphs of ../shared/data/passages/{hotpotqa,musique}-train100 are indexe
 (``kgqa index --format passages``) into ``--kb`` (default /tmp/kgqa-bench/passages, reused when
 present: pass ``--fresh`` to time indexing, embedding and the passage graph from scratch). Each
 dataset's 100 questions are asked of every system (``pipeline.evaluation.passages``): ``kgqa``,
-``dense`` (one slot per passage), ``bm25``, ``chunks`` (dense chunks as before issue 11) and the
-ablations ``ppr-noq`` (PPR seeded by dense hits only) and ``ppr-keep0`` (no dense head kept).
-Every system reads its answer with the same extractive reader. The questions are TRAIN samples
-and the reader's cues were tuned on them: the ``heldout`` rows (the hash split of
-``pipeline.questions``, about 30%) are the ones to quote for answers.
+``dense`` (one slot per passage), ``bm25``, ``chunks`` (dense chunks as before issue 11), the
+ablations ``ppr-noq`` (PPR seeded by dense hits only), ``ppr-keep0`` (no dense head kept),
+``ppr+bm25`` (BM25 passages also seed PPR), ``ppr+hop2`` (a second dense query from the best
+passage also seeds PPR), and ``trained`` (kgqa's retrieval with the trained span reader of
+model/adapters/reader). Every other system reads its answer with the same hand-weighted reader
+(kgqa's default).
+The questions are TRAIN samples of the public sets; the reader was trained and the search
+settings chosen on the ``train`` part of the project's hash split (``pipeline.questions``), so
+the ``heldout`` rows (about 30%) are the ones to quote. ``index_s`` is the wall time of building
+what the system searches (kgqa and dense share the embedding; BM25 is built in memory),
+``store_mb`` the size on disk.
 
     python bench/passages.py [--kb DIR] [--fresh] [--limit 100] [--json]
 """
@@ -61,16 +67,19 @@ def main() -> int:
     parser.add_argument("--kb", type=Path, default=Path("/tmp/kgqa-bench/passages"))
     parser.add_argument("--fresh", action="store_true", help="delete --kb first and time the whole build")
     parser.add_argument("--limit", type=int, default=100)
-    parser.add_argument("--systems", default="kgqa,dense,bm25,chunks,ppr-noq,ppr-keep0")
+    parser.add_argument("--systems", default="kgqa,dense,bm25,chunks,ppr-noq,ppr-keep0,ppr+bm25,ppr+hop2,trained")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if not DATA.is_dir():
         print(f"skipped: {DATA} is absent (see ../shared/data/README.md)")
         return 0
+    from model.reader import shipped
     from pipeline import KGQA
     from pipeline.evaluation import passages as ev
+    from retrieval.bm25 import BM25Passages
     from retrieval.passage_graph import GraphConfig, PassageGraph
     from retrieval.passage_search import GraphPassages, SearchConfig
+    from retrieval.reader import FEATURES, SpanReader
 
     sizes = build(args.kb, args.fresh)
     names = [n for n in args.systems.split(",") if n]
@@ -78,19 +87,29 @@ def main() -> int:
     with KGQA.open(args.kb, read_only=True, progress=False, generator="off") as qa:
         systems = ev.make_systems(qa, [n for n in names if n in ev.SYSTEMS], "minilm")
         search = qa.retriever().passages
-        if not isinstance(search, GraphPassages) or search.graph is None:
-            raise SystemExit("the knowledge base has no passage graph")
         reader = qa.retriever().reader
-        read = reader.read if reader is not None else None
+        if not isinstance(search, GraphPassages) or search.graph is None or not isinstance(reader, SpanReader):
+            raise SystemExit("the knowledge base has no passage graph")
+        start = time.perf_counter()
+        bm25 = BM25Passages.open(qa.kb.catalog)
+        bm25_s = round(time.perf_counter() - start, 1)
         graph = search.graph
         noq = PassageGraph(graph.passages, graph.spans, graph.chunks, GraphConfig(question_weight=0.0))
         extra = {"ppr-noq": GraphPassages(search.dense, noq, search.config),
-                 "ppr-keep0": GraphPassages(search.dense, graph, SearchConfig(keep=0))}
-        systems.update({n: ev.searched(n, extra[n].search, read) for n in names if n in extra})
+                 "ppr-keep0": GraphPassages(search.dense, graph, SearchConfig(keep=0)),
+                 "ppr+bm25": GraphPassages(search.dense, graph, SearchConfig(lexical=5, lexical_weight=0.1), bm25),
+                 "ppr+hop2": GraphPassages(search.dense, graph, SearchConfig(second=5, second_weight=0.1)),
+                 "trained": search}
+        trained = SpanReader(reader.spans, reader.config, shipped(FEATURES))
+        systems.update({n: ev.searched(n, extra[n].search, trained.read if n == "trained" else reader.read)
+                        for n in names if n in extra})
+        built = {"index_s": sizes["index_s"] + sizes["embed_and_graph_s"], "store_mb": sizes["kb_mb"]}
+        cost = {n: built for n in systems} | {"bm25": {"index_s": bm25_s, "store_mb": 0.0}}
         for dataset, path in SETS.items():
             outcomes = ev.evaluate(systems, ev.load(path, dataset)[: args.limit], progress=not args.json)
-            for split in ("all", "heldout"):
-                rows += [(f"{dataset}/{split}", name, ev.summary(o, split)) for name, o in outcomes.items()]
+            for split in ("train", "heldout"):
+                rows += [(f"{dataset}/{split}", name, {**ev.summary(o, split), **cost[name]})
+                         for name, o in outcomes.items()]
     if args.json:
         print(json.dumps({"build": sizes, "rows": rows}, indent=1))
         return 0

@@ -13,21 +13,31 @@ out: re-ranking with a cross-encoder, and iterative (question-decomposing) retri
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
 from kg.base import Passage
 from kg.catalog import Catalog
+from kg.errors import BackendUnavailable
+from model.reader import shipped
+from retrieval.bm25 import BM25Passages
 from retrieval.dense import VectorIndex
 from retrieval.linker import EntityLinker
 from retrieval.mentions import open_mentions
 from retrieval.passage_graph import PassageGraph
 from retrieval.passages import DensePassages
-from retrieval.reader import SpanReader
+from retrieval.reader import FEATURES, SpanReader
 
 MODES = ("dense", "ppr")
+log = logging.getLogger(__name__)
+
+
+class Lexical(Protocol):
+    def search_keys(self, question: str, n: int) -> list[tuple[int, float]]: ...
 
 
 @dataclass(frozen=True)
@@ -41,6 +51,11 @@ class SearchConfig:
         temperature: seed weight ``exp((score - best) / temperature)``: lower trusts the top hit more.
         keep: the first ``keep`` dense passages keep their place ahead of the PPR ranking.
         dense_weight: weight of the dense cosine added to the PPR score (scaled to 1 at the top).
+        lexical: BM25 passages that also seed PPR (0: none, and no BM25 index is built).
+        lexical_weight: seed weight of the best BM25 passage (the top dense seed weighs 1);
+            the one at BM25 rank r weighs ``lexical_weight / (1 + r)``.
+        second: hits of a second dense query (question + the best passage's first
+            ``second_chars`` characters) that also seed PPR, weighted like BM25's (0: no second query).
     """
 
     mode: str = "ppr"
@@ -49,22 +64,28 @@ class SearchConfig:
     temperature: float = 0.05
     keep: int = 1
     dense_weight: float = 0.0
+    lexical: int = 0
+    lexical_weight: float = 0.5
+    second: int = 0
+    second_weight: float = 0.5
+    second_chars: int = 300
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, not {self.mode!r}")
-        if self.pool < 1 or self.seeds < 1 or self.temperature <= 0 or self.keep < 0:
-            raise ValueError("pool and seeds >= 1, temperature > 0, keep >= 0")
+        if self.pool < 1 or self.seeds < 1 or self.temperature <= 0 or self.keep < 0 or self.lexical < 0:
+            raise ValueError("pool and seeds >= 1, temperature > 0, keep and lexical >= 0")
 
 
 class GraphPassages:
     """Passage search over the dense index and (optionally) the passage graph."""
 
     def __init__(self, dense: DensePassages, graph: PassageGraph | None = None,
-                 config: SearchConfig = SearchConfig()) -> None:
+                 config: SearchConfig = SearchConfig(), lexical: Lexical | None = None) -> None:
         self.dense = dense
         self.graph = graph
         self.config = config
+        self.lexical = lexical  # BM25 over the passages, seeding PPR when config.lexical > 0
 
     @property
     def index(self) -> VectorIndex:
@@ -84,7 +105,7 @@ class GraphPassages:
                 chunks[int(unit)] = (int(rest), score)
             else:
                 others.append((rank, uid, score))
-        ranked = self._rank(question, chunks)
+        ranked = self._rank(question, chunks, self._second_hop(question, chunks))
         out: list[tuple[Passage, float]] = []
         for key, score in ranked[:n]:
             shown = self.dense.chunk_of(key, chunks.get(key, (0, 0.0))[0])
@@ -97,12 +118,32 @@ class GraphPassages:
                     out.insert(min(rank, len(out)), (found, score))
         return out[:n]
 
-    def _rank(self, question: str, chunks: dict[int, tuple[int, float]]) -> list[tuple[int, float]]:
+    def _second_hop(self, question: str, chunks: dict[int, tuple[int, float]]) -> dict[int, float]:
+        """Seeds from a second dense query: the question followed by the best passage's opening,
+        so that what the first hop says (the bridge entity) steers the search for the second."""
+        if not self.config.second or self.graph is None or not chunks:
+            return {}
+        key, (number, _) = max(chunks.items(), key=lambda kv: kv[1][1])
+        first = self.dense.chunk_of(key, number)
+        if first is None:
+            return {}
+        query = f"{question} {first.title or ''}: {first.text[: self.config.second_chars]}"
+        hits = self.dense.units(self.dense.embedder.query([query]), self.config.second)
+        keys = [int(uid.split(":", 2)[1]) for uid, _ in hits if uid.startswith("p:")]
+        return {k: self.config.second_weight / (1 + r) for r, k in enumerate(k for k in keys if k != key)}
+
+    def _rank(self, question: str, chunks: dict[int, tuple[int, float]],
+              extra: dict[int, float] | None = None) -> list[tuple[int, float]]:
         dense = sorted(((k, s) for k, (_, s) in chunks.items()), key=lambda t: -t[1])
         if self.config.mode == "dense" or self.graph is None or not dense:
             return dense
         best = dense[0][1]
         seeds = {k: float(np.exp((s - best) / self.config.temperature)) for k, s in dense[: self.config.seeds]}
+        for k, weight in (extra or {}).items():
+            seeds[k] = seeds.get(k, 0.0) + weight
+        if self.lexical is not None and self.config.lexical:
+            for rank, (k, _) in enumerate(self.lexical.search_keys(question, self.config.lexical)):
+                seeds[k] = seeds.get(k, 0.0) + self.config.lexical_weight / (1 + rank)
         scores = self.graph.rank(seeds, self.graph.question_nodes(question))
         order = np.argsort(-scores, kind="stable")
         keys = self.graph.keys
@@ -121,8 +162,13 @@ class GraphPassages:
 
 def open_passage_search(catalog: Catalog, dense: DensePassages, directory: Path, seq: int,
                         linker: EntityLinker | None, config: SearchConfig = SearchConfig(),
-                        progress: bool = True, mentions: str = "spacy") -> tuple[GraphPassages, SpanReader | None]:
+                        progress: bool = True, mentions: str = "spacy",
+                        trained: bool = False) -> tuple[GraphPassages, SpanReader | None]:
     """Passage search and the span reader for a knowledge base (no graph, no reader without passages).
+
+    The reader scores spans by its hand-weighted heuristic, or with the shipped trained model
+    (``model.reader``) when ``trained`` and one matching the reader's features ships. The default
+    is the heuristic: the trained model is no better on the held-out questions (its card).
 
     The passage graph lives in ``directory`` and is synced when ``seq`` (the store's applied change
     number) moved past its stamp; the linker links passages to KB entities when it has any.
@@ -133,4 +179,16 @@ def open_passage_search(catalog: Catalog, dense: DensePassages, directory: Path,
     graph = PassageGraph.open(catalog, directory, seq, (lambda text: link(text, 1)) if link else None,
                               open_mentions(mentions), progress=progress) if config.mode == "ppr" else None
     spans = graph.spans_of if graph is not None else (lambda text: [])
-    return GraphPassages(dense, graph, config), SpanReader(spans)
+    reader = SpanReader(spans, model=shipped(FEATURES) if trained else None)
+    return GraphPassages(dense, graph, config, _lexical(catalog, config)), reader
+
+
+def _lexical(catalog: Catalog, config: SearchConfig) -> BM25Passages | None:
+    """BM25 over the passages when the search fuses it (without bm25s: a warning, dense seeds only)."""
+    if not config.lexical or config.mode != "ppr":
+        return None
+    try:
+        return BM25Passages.open(catalog)
+    except BackendUnavailable as exc:
+        log.warning("passage search without BM25 seeds: %s", exc)
+        return None

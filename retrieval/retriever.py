@@ -15,11 +15,12 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol, TypeVar
 
 from kg.base import Passage
-from kg.stores.base import GraphStore
+from kg.stores.base import Edge, GraphPath, GraphStore, Step
 from model.prompts import build_prompt, relation_name
 from retrieval.base import Evidence, Mention, RankedAnswer, Retrieval, ScoredPath
-from retrieval.fusion import fuse
+from retrieval.fusion import fuse, path_text
 from retrieval.paths import PathConfig, PathRetriever, mask, rank_answers
+from retrieval.reader import supported
 
 MAX_QUESTION = 2000
 T = TypeVar("T")
@@ -122,10 +123,32 @@ class HybridRetriever:
         reader = self.reader
         if not answers and reader is not None:  # no graph answer: read one out of the passages
             answers = self._timed(timings, "read", lambda: reader.read(text, evidence))
+            if answers and not chosen:  # the triples of the KB entities the cited passages name join them
+                evidence = evidence + self._about(evidence, answers, labels)
         note = None if found or answers else "no entity found"  # passages answered: no note
         prompt = build_prompt(question, [(e.number, e.content) for e in evidence], history)
         return Retrieval(question, tuple(found), tuple(chosen), tuple(answers), tuple(passages),
                          tuple(evidence), prompt, timings, note)
+
+    def _about(self, evidence: Sequence[Evidence], answers: Sequence[RankedAnswer],
+               labels: dict[str, str], per: int = 2, most: int = 4) -> list[Evidence]:
+        """Path evidence (one triple each) about the KB entities the answers' passages name,
+        numbered after ``evidence``: text and graph about the same entity, side by side."""
+        cited = {n for a in answers for n in a.evidence}
+        texts = [e.passage for e in evidence if e.number in cited and e.passage is not None]
+        if not texts:
+            return []
+        found: list[Edge] = []
+        for passage in texts:
+            for m in self.linker.link(f"{passage.title or ''}. {passage.text}", 3):
+                found += [e for e in self.store.neighbors(m.best.id, limit=per) if e not in found][:per]
+        names = self._labels({x for e in found for x in (e.subject, e.object)} | {e.predicate for e in found})
+        labels.update(names)
+        out = []
+        for n, edge in enumerate(found[:most], len(evidence) + 1):
+            gp = GraphPath((edge.subject, edge.object), (edge,), (Step(edge.predicate, True),))
+            out.append(Evidence(n, "path", path_text(gp, lambda i: names.get(i, i)), 0.0, path=gp))
+        return out
 
     def _paths(self, question: str, mentions: list[Mention]) -> list[ScoredPath]:
         used = mentions[: self.config.topics]
@@ -166,9 +189,17 @@ def whole(e: Evidence) -> Evidence:
 
 
 def cite(answers: Sequence[RankedAnswer], evidence: Sequence[Evidence]) -> list[RankedAnswer]:
-    """Attach to each answer the numbers of the path evidence that ends in it."""
+    """Attach to each answer the numbers of the path evidence that ends in it, then of the
+    passages that name it (a mixed KB's answer cites the triple and the text that agree)."""
     ends: dict[str, list[int]] = {}
     for e in evidence:
         if e.path is not None:
             ends.setdefault(e.path.end, []).append(e.number)
-    return [RankedAnswer(a.id, a.label, a.score, tuple(ends.get(a.id, ()))) for a in answers]
+    texts = [(e.number, e.passage.text) for e in evidence
+             if e.passage is not None and not e.passage.id.startswith("e:")]
+    out = []
+    for a in answers:
+        paths = ends.get(a.id, [])
+        named = [n for n, text in texts if paths and len(a.label) > 2 and supported(a.label, text)]
+        out.append(RankedAnswer(a.id, a.label, a.score, tuple(paths + named)))
+    return out

@@ -174,10 +174,11 @@ def summary(outcomes: Sequence[Outcome], split: str = "all") -> dict[str, float]
 
 def table(rows: Sequence[tuple[str, str, dict[str, float]]]) -> str:
     """A plain-text table of (dataset, system, summary) rows."""
-    cols = ("n", "recall@2", "recall@5", "em", "f1", "p50_ms", "p95_ms")
-    lines = [f"{'dataset':<14}{'system':<16}" + "".join(f"{c:>10}" for c in cols)]
+    cols = [c for c in ("n", "recall@2", "recall@5", "em", "f1", "p50_ms", "p95_ms", "index_s", "store_mb")
+            if c in {k for _, _, s in rows for k in s}]
+    lines = [f"{'dataset':<18}{'system':<12}" + "".join(f"{c:>10}" for c in cols)]
     for dataset, system, s in rows:
-        lines.append(f"{dataset:<14}{system:<16}" + "".join(f"{s.get(c, 0):>10}" for c in cols))
+        lines.append(f"{dataset:<18}{system:<12}" + "".join(f"{s.get(c, 0):>10}" for c in cols))
     return "\n".join(lines)
 
 

@@ -40,8 +40,11 @@ def test_retrieve_links_scores_fuses_and_prompts(qa: KGQA) -> None:
     assert [e.number for e in r.evidence] == list(range(1, len(r.evidence) + 1))
     assert "[1] " in r.prompt and "Question: Who directed Kismet?" in r.prompt
     assert set(r.timings) >= {"link", "paths", "passages", "fuse"}
-    for answer in r.answers:  # every answer is cited by path evidence that ends in it
-        assert answer.evidence and all(r.evidence[n - 1].path.end == answer.id for n in answer.evidence)  # type: ignore[union-attr]
+    for answer in r.answers:  # every answer is cited by path evidence that ends in it, then passages naming it
+        cited = [r.evidence[n - 1] for n in answer.evidence]
+        assert cited and cited[0].path is not None
+        assert all(e.path.end == answer.id if e.path is not None
+                   else answer.label in (e.passage.text if e.passage else "") for e in cited)
 
 
 def test_passages_carry_provenance(qa: KGQA) -> None:

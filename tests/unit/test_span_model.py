@@ -65,3 +65,12 @@ def test_the_reader_uses_a_model_over_its_candidates() -> None:
     model = SpanModel(FEATURES, np.zeros(len(FEATURES)), np.ones(len(FEATURES)), weights)
     assert SpanReader(rule_spans).read("Who created Demon Dice?", evidence)[0].label == "Lester Smith"
     assert SpanReader(rule_spans, model=model).read("Who created Demon Dice?", evidence)[0].label == "1990"
+
+
+def test_bm25_keys_are_the_catalog_keys_of_the_passages() -> None:
+    from retrieval.bm25 import BM25Passages
+
+    passages = [Passage("a", "Lester Smith designed Demon Dice.", "Demon Dice"),
+                Passage("b", "Akron is a city in Ohio.", "Akron")]
+    bm25 = BM25Passages(passages, [17, 42])
+    assert bm25.search_keys("Which city is in Ohio?", 1) == [(42, bm25.search("Which city is in Ohio?", 1)[0][1])]

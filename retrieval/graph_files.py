@@ -136,7 +136,7 @@ def load(directory: Path, seq: int, limits: IndexLimits = _LIMITS) -> GraphIndex
 
 
 def file_crc32(path: Path) -> int:
-    """CRC-32 of a file, read in 16 MiB pieces."""
+    """CRC-32 of a file, read in 16 MiB pieces (what saved indices record to detect damage)."""
     crc = 0
     with path.open("rb") as fh:
         while chunk := fh.read(1 << 24):

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from kg.errors import SourceFormatError
 from kg.keyset import text_keys
@@ -59,7 +60,7 @@ class LinkerTables:
         self._labels = _one_chunk(self.entities, "label")
         self._degrees = _ints(self.entities, "degree")
         self._descriptions = _one_chunk(self.entities, "description")
-        lengths = np.asarray(pa.compute.utf8_length(self._norms)) if len(self._norms) else np.zeros(0, int)
+        lengths = np.asarray(pc.utf8_length(self._norms)) if len(self._norms) else np.zeros(0, int)
         self.max_len = int(lengths.max()) if len(lengths) else 0
         changes = np.flatnonzero(np.diff(self._form_keys)) + 1 if len(self._form_keys) else np.zeros(0, int)
         self._starts = np.concatenate([[0], changes]).astype(np.int64) if len(self._form_keys) else changes

@@ -35,8 +35,9 @@ log = logging.getLogger(__name__)
 
 # Triples per change (one store commit). Each commit costs time that grows with the graph, so
 # larger changes load faster, but the change's rows are held in Python lists and in the store's
-# COPY at once: measured on 1M Wikidata-like triples, 1M-row changes peaked at 1.25 GB RSS and
-# 200k-row ones at 0.85-0.88 GB, in about the same wall time (bench/profile_ingest.py).
+# COPY at once: measured on Wikidata-like triples, 1M-row changes peaked at 1.25 GB RSS at 1M
+# triples and 1.89 GB at 3M, 200k-250k-row ones at 0.85-0.90 GB and 1.76 GB, in about the same
+# wall time (a busy machine: 362 vs 364 s at 3M).
 CHUNK_ROWS = 250_000
 
 

@@ -1,15 +1,17 @@
 """Entity linking: find the spans of a question that name entities of the graph, with candidates.
 
 ``EntityLinker.build`` reads every entity's surface forms (label, labels in other languages,
-aliases; the id of an entity without any name) once, at index time, into a table
-``normalized form -> [(entity id, original form)]`` and an Aho-Corasick automaton over the
-forms; ``save``/``load`` keep it on disk (a JSON index and manifest, numpy vectors) and
+aliases; the id of an entity without any name) once, at index time, into column tables of
+``normalized form -> (entity, original form)`` sorted by a hash of the form
+(``retrieval.linker_tables``); ``save``/``load`` keep them on disk as Arrow files that are
+memory-mapped, not parsed, so opening costs milliseconds at any size, and
 ``update`` applies a change of the graph. ``link``:
 
 1. normalizes the question (``normalize``) keeping a map back to the original characters, so
    brackets and punctuation vanish and offsets still refer to the text as given;
 2. finds the longest non-overlapping matches, with word boundaries in spaced scripts and none
-   next to CJK, kana or Thai characters;
+   next to CJK, kana or Thai characters (every span between two boundaries, up to the longest
+   form, looked up in the sorted tables at once);
 3. ranks each mention's candidates by span length, exactness (the form as the question spells
    it, capitalization included), proper-noun evidence (capitals that are not only
    sentence-initial) and popularity (log degree); scores are in [0, 1];
@@ -29,7 +31,7 @@ Traditional Chinese folds to simplified in ``normalize`` (so "道格拉斯·亚�
 "道格拉斯·亞當斯"). Left out on purpose: disambiguation by context (callers see every candidate and
 ``Mention.ambiguous``) and relation nodes (they name predicates, not topics).
 
-Why over the house's ~400 lines: mention detection is one algorithm over one in-memory index
+Why over the house's ~400 lines: mention detection is one algorithm over one index
 (exact, fuzzy and dense passes share the normalised question, its token spans and the row
 table), and its persistence must stay in step with that index; the span-scoring rules at the top
 are the next piece to move out when the module grows.

@@ -14,7 +14,9 @@ Names are not triples: ``rdfs:label``, ``skos:prefLabel`` and ``schema:name`` gi
 ``skos:altLabel`` aliases, ``schema:description`` the description, filtered by
 ``ReaderOptions.languages`` as ``kg.readers.wikidata_props.pick_languages`` does (untagged text
 is the main label when the first language has none). They are gathered per subject for the whole
-file (names are far smaller than triples) and yielded as entities after the streamed triples.
+file (names are far smaller than triples). N-Triples files are read twice, name lines first, so
+the entities are yielded before the triples (the store then creates each node with its record);
+the other syntaxes are parsed once and yield the entities after the streamed triples.
 
 Wikidata's reification machinery is skipped, as the truthy ``wdt:`` triples already carry each
 best-rank statement: predicates under ``prop/`` other than ``prop/direct/`` (``p:``, ``ps:``,

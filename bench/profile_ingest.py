@@ -4,8 +4,8 @@
 the process's RSS every 10 ms and charges each sample to the phase running then. Phases are
 found by wrapping, from the outside, the indexer's and the store's methods (reading the source,
 diffing triples and entity records, journalling, the store's ``apply``, state saving); nothing
-in kg/ is changed. At the end it reports the size of the indexer's per-run sets and dicts, which
-grow with the source (the part that makes ingestion memory not flat).
+in kg/ is changed. At the end it reports the size of the indexer's per-run state (key sets, record
+fingerprints, lists of added keys and nodes), the part that grows with the source.
 """
 
 from __future__ import annotations
@@ -88,6 +88,8 @@ class Sampler:
 
 def _deep_mb(obj: Any) -> float:
     """Approximate bytes of a set/dict/list of small objects (containers and their items)."""
+    if isinstance(getattr(obj, "nbytes", None), int):  # arrays and kg.keyset.KeySet: their buffers
+        return round(int(obj.nbytes) / 2**20, 1)
     size = sys.getsizeof(obj)
     if isinstance(obj, dict):
         size += sum(sys.getsizeof(k) + sys.getsizeof(v) for k, v in obj.items())

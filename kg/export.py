@@ -18,7 +18,9 @@ with ``"`` (doubled inside), arrays are joined with U+001F (``--array-delimiter=
 aliases may hold ``;``, text may span lines (``--multiline-fields=true``), and an empty field is
 no property (null). Relationship type is ``REL`` for every edge, as the backend queries it;
 a type per predicate would need other queries. Files are written under temporary names and
-renamed when complete. Deliberately left out: passages (the dense index is rebuilt from the
+renamed when complete. Memory is bounded: entities are scanned in pages and edges come in pages
+of subjects (``GraphStore.edge_batches``); only 8 bytes per node are held (which nodes are
+written). Deliberately left out: passages (the dense index is rebuilt from the
 catalog) and incremental export (this writes a full database import).
 """
 
@@ -32,10 +34,12 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 
 from kg.base import Entity, EntityKind
 from kg.files import write_atomic
+from kg.keyset import KeySet, node_keys
 from kg.stores.base import GraphStore
 from kg.stores.cypher import META, NODE, REL, entity_row
 
@@ -67,10 +71,17 @@ def export_neo4j_import(store: GraphStore, out: Path, database: str = "neo4j") -
         database: the database name in the printed import command.
     """
     out.mkdir(parents=True, exist_ok=True)
-    edges = store.edges()
     seq = store.applied_seq()
-    nodes = _write(out / "nodes.csv", NODE_HEADER, _node_rows(store, edges))
-    relationships = _write(out / "relationships.csv", REL_HEADER, _edge_rows(edges))
+    with _CsvFile(out / "nodes.csv", NODE_HEADER) as node_file, \
+            _CsvFile(out / "relationships.csv", REL_HEADER) as rel_file:
+        seen = KeySet()
+        for batch in store.scan_entities():
+            node_file.write(_node_row(entity) for entity, _ in batch)
+            seen.add(np.unique(node_keys([entity.id for entity, _ in batch])))
+        for edges in store.edge_batches():
+            node_file.write(_end_rows(store, edges, seen))
+            rel_file.write(_edge_rows(edges))
+    nodes, relationships = node_file.rows, rel_file.rows
     _write(out / "meta.csv", META_HEADER, iter([["seq", META, str(seq)]]))
     command = import_command(out, database)
     write_atomic(out / "import.sh", "#!/bin/sh\n# load these files into an empty Neo4j database (stopped)\n"
@@ -93,30 +104,51 @@ def import_command(out: Path, database: str = "neo4j") -> str:
 
 def _write(path: Path, header: Sequence[str], rows: Iterable[Sequence[str | None]]) -> int:
     """Header and rows into ``path`` (via a temporary file renamed at the end); the row count."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    n = 0
-    with tmp.open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.writer(fh, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
-        writer.writerow(header)
+    with _CsvFile(path, header) as file:
+        file.write(rows)
+    return file.rows
+
+
+class _CsvFile:
+    """A CSV file written under a temporary name and renamed when complete (not on an error)."""
+
+    def __init__(self, path: Path, header: Sequence[str]) -> None:
+        self.path = path
+        self.tmp = path.with_name(f".{path.name}.tmp")
+        self.header = header
+        self.rows = 0
+
+    def __enter__(self) -> _CsvFile:
+        self.fh = self.tmp.open("w", encoding="utf-8", newline="")
+        self.writer = csv.writer(self.fh, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
+        self.writer.writerow(self.header)
+        return self
+
+    def write(self, rows: Iterable[Sequence[str | None]]) -> None:
         for row in rows:
-            writer.writerow(["" if v is None else v for v in row])
-            n += 1
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    return n
+            self.writer.writerow(["" if v is None else v for v in row])
+            self.rows += 1
+
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
+        if kind is not None:
+            self.fh.close()
+            self.tmp.unlink(missing_ok=True)
+            return
+        self.fh.flush()
+        os.fsync(self.fh.fileno())
+        self.fh.close()
+        os.replace(self.tmp, self.path)
 
 
-def _node_rows(store: GraphStore, edges: pa.Table) -> Iterator[list[str | None]]:
-    """Every stored entity (in id order), then the edge ends the scan did not yield (literals)."""
-    seen: set[str] = set()
-    for batch in store.scan_entities():
-        for entity, _ in batch:
-            seen.add(entity.id)
-            yield _node_row(entity)
-    ends = pa.concat_arrays([edges.column(c).combine_chunks() for c in ("subject", "object")]) if len(edges) \
-        else pa.array([], pa.string())
-    rest = sorted(set(ends.unique().to_pylist()) - seen)
+def _end_rows(store: GraphStore, edges: pa.Table, seen: KeySet) -> Iterator[list[str | None]]:
+    """Edge ends that no earlier row wrote (literals, which ``scan_entities`` leaves out)."""
+    ends = pa.concat_arrays([edges.column(c).combine_chunks() for c in ("subject", "object")]).unique()
+    ids = np.asarray(ends.to_pylist(), dtype=object)
+    keys = node_keys(ids)
+    fresh = ~seen.contains(keys)
+    keys, first = np.unique(keys[fresh], return_index=True)
+    seen.add(keys)
+    rest = sorted(ids[fresh][first].tolist())
     for lo in range(0, len(rest), _BATCH):
         chunk = rest[lo: lo + _BATCH]
         found = store.entities(chunk)
@@ -142,6 +174,7 @@ def _text(value: object) -> str | None:
 
 
 def _edge_rows(edges: pa.Table) -> Iterator[list[str | None]]:
+    """One batch of edges as relationship rows."""
     for batch in edges.to_batches(_BATCH):
         cols = [batch.column(c).to_pylist() for c in ("subject", "object", "predicate", "key", "source", "line",
                                                        "qualifiers")]

@@ -21,7 +21,7 @@ from kg.catalog import CATALOG_FILE, Catalog, SourceRecord
 from kg.consistency import REBUILD, heal_lost_store, quick_problems
 from kg.errors import BackendUnavailable, CorruptState, KGQAError, StoreDamaged, StoreLocked
 from kg.files import write_atomic
-from kg.ingest import Indexer, IndexReport
+from kg.ingest import CHUNK_ROWS, Indexer, IndexReport
 from kg.readers import ReaderOptions
 from kg.stores import GraphStore, StoreStats, open_store
 from kg.stores.embedded import GRAPH_FILE
@@ -35,7 +35,7 @@ class KnowledgeBase:
     """The store, catalog and indexer of one knowledge base directory."""
 
     def __init__(self, directory: Path, store: GraphStore, catalog: Catalog, lock: IO[str] | None,
-                 progress: bool = True, chunk_rows: int = 1_000_000) -> None:
+                 progress: bool = True, chunk_rows: int = CHUNK_ROWS) -> None:
         self.directory = directory
         self.store = store
         self.catalog = catalog
@@ -46,7 +46,7 @@ class KnowledgeBase:
 
     @classmethod
     def open(cls, directory: str | Path, backend: str | None = None, read_only: bool = False,
-             progress: bool = True, chunk_rows: int = 1_000_000, verify: bool = True,
+             progress: bool = True, chunk_rows: int = CHUNK_ROWS, verify: bool = True,
              **connection: str | None) -> KnowledgeBase:
         """Open (or, writable, create) the knowledge base in ``directory``.
 

@@ -1,15 +1,17 @@
 """Entity linking: find the spans of a question that name entities of the graph, with candidates.
 
 ``EntityLinker.build`` reads every entity's surface forms (label, labels in other languages,
-aliases; the id of an entity without any name) once, at index time, into a table
-``normalized form -> [(entity id, original form)]`` and an Aho-Corasick automaton over the
-forms; ``save``/``load`` keep it on disk (a JSON index and manifest, numpy vectors) and
+aliases; the id of an entity without any name) once, at index time, into column tables of
+``normalized form -> (entity, original form)`` sorted by a hash of the form
+(``retrieval.linker_tables``); ``save``/``load`` keep them on disk as Arrow files that are
+memory-mapped, not parsed, so opening costs milliseconds at any size, and
 ``update`` applies a change of the graph. ``link``:
 
 1. normalizes the question (``normalize``) keeping a map back to the original characters, so
    brackets and punctuation vanish and offsets still refer to the text as given;
 2. finds the longest non-overlapping matches, with word boundaries in spaced scripts and none
-   next to CJK, kana or Thai characters;
+   next to CJK, kana or Thai characters (every span between two boundaries, up to the longest
+   form, looked up in the sorted tables at once);
 3. ranks each mention's candidates by span length, exactness (the form as the question spells
    it, capitalization included), proper-noun evidence (capitals that are not only
    sentence-initial) and popularity (log degree); scores are in [0, 1];
@@ -29,7 +31,7 @@ Traditional Chinese folds to simplified in ``normalize`` (so "道格拉斯·亚�
 "道格拉斯·亞當斯"). Left out on purpose: disambiguation by context (callers see every candidate and
 ``Mention.ambiguous``) and relation nodes (they name predicates, not topics).
 
-Why over the house's ~400 lines: mention detection is one algorithm over one in-memory index
+Why over the house's ~400 lines: mention detection is one algorithm over one index
 (exact, fuzzy and dense passes share the normalised question, its token spans and the row
 table), and its persistence must stay in step with that index; the span-scoring rules at the top
 are the next piece to move out when the module grows.
@@ -49,9 +51,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
-import ahocorasick
 import numpy as np
 from tqdm import tqdm
 
@@ -61,12 +61,12 @@ from kg.files import write_atomic
 from kg.stores.base import GraphStore
 from model.base import Embedder
 from retrieval.base import Candidate, Mention
+from retrieval.linker_tables import MANIFEST, LinkerTables
 from retrieval.normalize import no_space, normalize, normalize_mapped
 
 log = logging.getLogger(__name__)
 
-FORMAT_NAME, FORMAT_VERSION = "kgqa-entity-linker", 2  # 2: forms fold traditional Chinese
-MANIFEST, INDEX, VECTORS = "manifest.json", "index.json", "vectors.npy"
+VECTORS, VECTOR_FORMS = "vectors.npy", "vector_forms.json"
 STOPWORDS = frozenset("""
 a an the and or but nor of to in on at by for from with without into onto about as is are was were be been
 being am do does did done has have had having it its this that these those there here i me my we our
@@ -266,18 +266,25 @@ def _select(hits: list[_Hit]) -> list[list[_Hit]]:
 class EntityLinker:
     """Surface-form index of a graph's entities; ``link`` finds them in questions.
 
-    Make one with ``build`` (from a store) or ``load`` (from ``save``); the constructor only
-    derives the in-memory indexes from the records.
+    Make one with ``build`` (from a store) or ``load`` (from ``save``: memory-mapped, see
+    ``retrieval.linker_tables``); the constructor takes the tables.
     """
 
-    def __init__(self, rows: dict[str, _Row], config: LinkerConfig = LinkerConfig(),
+    def __init__(self, tables: LinkerTables, config: LinkerConfig = LinkerConfig(),
                  embedder: Embedder | None = None,
                  vectors: tuple[list[str], np.ndarray] | None = None, progress: bool = False) -> None:
         self.config = config
         self.embedder = embedder
-        self._rows = dict(rows)
+        self._tables = tables
+        self._lengths: list[int] | None = None
         self._vector_forms, self._vectors = vectors or ([], np.zeros((0, 0), dtype=np.float32))
-        self._reindex(progress)
+        self._sync_vectors(progress)
+
+    @classmethod
+    def from_rows(cls, rows: dict[str, _Row], config: LinkerConfig = LinkerConfig(),
+                  embedder: Embedder | None = None, progress: bool = False) -> EntityLinker:
+        """A linker over ``rows`` (entity id -> its record)."""
+        return cls(_tables(rows), config, embedder, progress=progress)
 
     @classmethod
     def build(cls, store: GraphStore, progress: bool = True, embedder: Embedder | None = None,
@@ -304,67 +311,73 @@ class EntityLinker:
                     if row is not None:
                         rows[entity.id] = row
                 bar.update(len(batch))
-        linker = cls(rows, config, embedder, progress=progress)
-        log.info("entity linker: %d entities, %d surface forms", len(rows), len(linker._surface))
+        linker = cls.from_rows(rows, config, embedder, progress=progress)
+        log.info("entity linker: %d entities, %d surface forms", len(rows), linker.form_count)
         return linker
 
     @property
     def entity_count(self) -> int:
-        return len(self._rows)
+        return self._tables.entity_count
 
     @property
     def form_count(self) -> int:
-        return len(self._surface)
+        return self._tables.form_count
 
     def update(self, added: Sequence[tuple[Entity, int]], removed_ids: Sequence[str], progress: bool = False) -> None:
         """Apply a change of the graph: upsert ``added`` (entity, degree) records, drop ``removed_ids``."""
+        rows = {entity_id: _Row(label, degree, description, forms)
+                for entity_id, label, degree, description, forms in self._tables.rows()}
         for entity_id in removed_ids:
-            self._rows.pop(entity_id, None)
+            rows.pop(entity_id, None)
         for entity, degree in added:
             row = _row(entity, degree)
             if row is None:
-                self._rows.pop(entity.id, None)
+                rows.pop(entity.id, None)
             else:
-                self._rows[entity.id] = row
-        self._reindex(progress)
-
-    def _reindex(self, progress: bool) -> None:
-        surface: dict[str, list[tuple[str, str]]] = {}
-        for entity_id, row in self._rows.items():
-            for original, norm in row.forms:
-                surface.setdefault(norm, []).append((entity_id, original))
-        self._surface = surface
-        self._automaton: Any = None
-        if surface:
-            self._automaton = ahocorasick.Automaton()
-            for norm in surface:
-                self._automaton.add_word(norm, norm)
-            self._automaton.make_automaton()
-        self._vocabulary = {word for form in surface for word in form.split()}
-        self._words = sorted(self._vocabulary, key=len)  # for typo repair, by length
-        self._lengths = [len(word) for word in self._words]
+                rows[entity.id] = row
+        self._tables = _tables(rows)
+        self._lengths = None
         self._sync_vectors(progress)
 
     def _sync_vectors(self, progress: bool) -> None:
         """Keep the dense vectors aligned with the forms: drop gone ones, embed new ones."""
         if not self._vector_forms and self.embedder is None:
             return
-        keep = [i for i, form in enumerate(self._vector_forms) if form in self._surface]
+        distinct = self._tables.distinct_forms()
+        surface = set(distinct)
+        keep = [i for i, form in enumerate(self._vector_forms) if form in surface]
         forms = [self._vector_forms[i] for i in keep]
-        vectors = [self._vectors[keep]] if keep else []
+        vectors = [np.asarray(self._vectors[keep])] if keep else []
         have = set(forms)
-        missing = [form for form in self._surface if form not in have]
+        missing = [form for form in distinct if form not in have]
         if missing and self.embedder is None:
             log.warning("no embedder: %d new surface forms are left out of the dense fallback", len(missing))
         elif missing and self.embedder is not None:
             for i in tqdm(range(0, len(missing), 256), desc="linker: embedding forms", disable=not progress,
                           leave=False):
                 chunk = missing[i:i + 256]
-                vectors.append(np.asarray(self.embedder.passage([self._surface[f][0][1] for f in chunk]),
+                vectors.append(np.asarray(self.embedder.passage([self._tables.first_original(f) for f in chunk]),
                                           dtype=np.float32))
                 forms.extend(chunk)
         self._vector_forms = forms
         self._vectors = np.concatenate(vectors) if vectors else np.zeros((0, 0), dtype=np.float32)
+
+    def _matches(self, text: str) -> list[tuple[int, int, int, int]]:
+        """(start, end, lo, hi) of each indexed form in ``text`` between word boundaries, with its
+        form rows ``lo:hi``, in the order an Aho-Corasick scan reports them (by end, longest first).
+
+        Every span between two boundaries no longer than the longest form is looked up in the
+        sorted form keys at once: a question has few such spans, and nothing is built per KB.
+        """
+        limit = self._tables.max_len
+        if not limit:
+            return []
+        starts = [i for i in range(len(text)) if text[i] != " " and _boundary(text, i)]
+        ends = [i for i in range(1, len(text) + 1) if text[i - 1] != " " and _boundary(text, i)]
+        spans = [(starts[i], b) for b in ends
+                 for i in range(bisect.bisect_left(starts, b - limit), bisect.bisect_left(starts, b))]
+        found = self._tables.find([text[a:b] for a, b in spans])
+        return [(a, b, lo, hi) for (a, b), (lo, hi) in zip(spans, found) if hi > lo]
 
     def link(self, question: str, k: int = 5) -> list[Mention]:
         """The mentions of entities in ``question``, best first, each with up to ``k`` candidates.
@@ -400,16 +413,13 @@ class EntityLinker:
         "Tracker"), or a capitalized exact match inside a chosen one that the question does not
         spell exactly ("John Ford" in "directed by John Ford"), joins its group.
         """
-        if self._automaton is None:
-            return []
         found = []
-        for end, form in self._automaton.iter(q.norm):
-            a, b = end + 1 - len(form), end + 1
-            if _boundary(q.norm, a) and _boundary(q.norm, b):
-                span, glued, proper = q.span(a, b)
-                exact = max(_exactness(o, span, glued) for _, o in self._surface[form])
-                if not _strict(form) or (exact >= 0.7 and a > 0):
-                    found.append((a, b, form, exact, proper))
+        for a, b, lo, hi in self._matches(q.norm):
+            form = q.norm[a:b]
+            span, glued, proper = q.span(a, b)
+            exact = max(_exactness(o, span, glued) for _, o in self._tables.entries(lo, hi))
+            if not _strict(form) or (exact >= 0.7 and a > 0):
+                found.append((a, b, form, exact, proper))
         found.sort(key=lambda m: (-_content_length(m[2]), -m[3], m[0]))
         owner = [-1] * len(q.norm)
         groups: list[list[_Hit]] = []
@@ -444,33 +454,35 @@ class EntityLinker:
 
         The mention's span is where its best candidate was found."""
         best: dict[str, tuple[Candidate, int, int]] = {}
+        found = self._tables.find(list(dict.fromkeys(hit[2] for hit in group)))
+        rows = dict(zip(dict.fromkeys(hit[2] for hit in group), found))
         for a, b, form, similarity, match in group:
             span, glued, proper = q.span(a, b)
-            for entity_id, original in self._surface[form]:
+            for entity_row, original in self._tables.entries(*rows[form]):
                 exact = _exactness(original, span, glued)
                 if match == "exact" and _strict(form) and exact < 0.7:
                     continue
-                candidate = self._candidate(entity_id, form, original, span, similarity, match, proper, exact)
-                if entity_id not in best or candidate.score > best[entity_id][0].score:
-                    best[entity_id] = (candidate, a, b)
+                entity = self._tables.entity(entity_row)
+                candidate = self._candidate(entity, form, original, span, similarity, match, proper, exact)
+                if entity[0] not in best or candidate.score > best[entity[0]][0].score:
+                    best[entity[0]] = (candidate, a, b)
         ranked = sorted(best.values(), key=lambda c: (-c[0].score, -c[0].degree, c[0].id))[:k]
         start, end = q.original(ranked[0][1], ranked[0][2])
         return Mention(q.text[start:end], start, end, tuple(c for c, _, _ in ranked))
 
-    def _candidate(self, entity_id: str, form: str, original: str, span: str, similarity: float, match: str,
-                   proper: float, exact: float) -> Candidate:
+    def _candidate(self, entity: tuple[str, str, int, str | None], form: str, original: str, span: str,
+                   similarity: float, match: str, proper: float, exact: float) -> Candidate:
         """similarity x (weighted length, exactness, proper-noun evidence and popularity), in [0, 1]."""
         if match == "exact":
             match = "exact" if exact else "normalized"
         else:  # half credit when the capitalization agrees up to the repaired typo
             exact = 0.5 if match == "fuzzy" and _case_agrees(original, span) else 0.0
-        row = self._rows[entity_id]
+        entity_id, label, degree, description = entity
         w_len, w_exact, w_proper, w_pop = self.config.weights
         length = 1.0 - math.exp(-_weight(form) / 10.0)
-        popularity = min(1.0, math.log1p(row.degree) / _LOG_POPULAR)
+        popularity = min(1.0, math.log1p(degree) / _LOG_POPULAR)
         score = similarity * (w_len * length + w_exact * exact + w_proper * proper + w_pop * popularity)
-        return Candidate(entity_id, row.label, round(min(max(score, 0.0), 1.0), 4), match, row.degree,
-                         row.description)
+        return Candidate(entity_id, label, round(min(max(score, 0.0), 1.0), 4), match, degree, description)
 
     def _ngrams(self, norm: str) -> list[tuple[int, int]]:
         """Spans of word n-grams that neither start nor end with a stopword."""
@@ -493,7 +505,7 @@ class EntityLinker:
 
         tokens = _tokens(q.norm)
         words = self._corrected(q.norm, tokens, covered) if len(tokens) <= self.config.max_fallback_tokens else None
-        if self._automaton is None or words is None:
+        if not self._tables.form_count or words is None:
             return []
         text, token_of = "", []
         for i, word in enumerate(words):
@@ -503,11 +515,11 @@ class EntityLinker:
             text += word
             token_of.extend([i] * len(word))
         hits: list[_Hit] = []
-        for end, form in self._automaton.iter(text):
-            first, last = token_of[end + 1 - len(form)], token_of[end]
+        for start, end, _, _ in self._matches(text):
+            form = text[start:end]
+            first, last = token_of[start], token_of[end - 1]
             a, b = tokens[first][0], tokens[last][1]
-            if (_boundary(text, end + 1 - len(form)) and _boundary(text, end + 1)
-                    and any(words[i] != q.norm[slice(*tokens[i])] for i in range(first, last + 1))
+            if (any(words[i] != q.norm[slice(*tokens[i])] for i in range(first, last + 1))
                     and all(b <= x or a >= y or a <= x and y <= b for x, y in covered)):
                 similarity = fuzz.ratio(q.norm[a:b], form)
                 if similarity >= self.config.fuzzy_threshold:
@@ -520,13 +532,17 @@ class EntityLinker:
 
         ratio = self.config.fuzzy_threshold / 100.0
         words, changed = [], False
-        for a, b in tokens:
+        known = self._tables.known([norm[a:b] for a, b in tokens])
+        for (a, b), is_known in zip(tokens, known.tolist()):
             word = norm[a:b]
-            if (len(word) >= self.config.fuzzy_min_chars and word not in self._vocabulary and not no_space(word[0])
+            if (len(word) >= self.config.fuzzy_min_chars and not is_known and not no_space(word[0])
                     and all(b <= x or a >= y for x, y in covered)):
+                vocabulary = self._tables.word_list()  # by length (mapped, materialized once)
+                if self._lengths is None:
+                    self._lengths = [len(w) for w in vocabulary]
                 lo = bisect.bisect_left(self._lengths, math.ceil(len(word) * ratio / (2 - ratio)))
                 hi = bisect.bisect_right(self._lengths, math.floor(len(word) * (2 - ratio) / ratio))
-                best = process.extractOne(word, self._words[lo:hi], scorer=fuzz.ratio,
+                best = process.extractOne(word, vocabulary[lo:hi], scorer=fuzz.ratio,
                                           score_cutoff=self.config.fuzzy_threshold)
                 if best is not None:
                     word, changed = best[0], True
@@ -551,34 +567,32 @@ class EntityLinker:
     def save(self, directory: str | Path) -> None:
         """Write the index to ``directory`` (created if needed).
 
-        Each file is written under a temporary name and renamed; the manifest goes last and
-        holds a digest of the index, so a reader never takes a half-written index for whole.
+        The tables go to Arrow files that ``load`` maps without reading; the dense vectors (when
+        any) to ``vectors.npy`` and ``vector_forms.json``. Each file is written under a temporary
+        name and renamed; the manifest goes last with each file's size and checksum, so a reader
+        never takes a half-written index for whole.
         """
         path = Path(directory)
         path.mkdir(parents=True, exist_ok=True)
-        entities = [[i, r.label, r.degree, r.description, [list(f) for f in r.forms]] for i, r in self._rows.items()]
-        index = json.dumps({"entities": entities, "vector_forms": self._vector_forms}, ensure_ascii=False).encode()
         (path / MANIFEST).unlink(missing_ok=True)
-        write_atomic(path / INDEX, index)
         vectors_digest = None
         if self._vector_forms:
             buffer = io.BytesIO()
-            np.save(buffer, self._vectors.astype(np.float32, copy=False))
+            np.save(buffer, np.asarray(self._vectors, dtype=np.float32))
             write_atomic(path / VECTORS, buffer.getvalue())
-            vectors_digest = _digest(buffer.getvalue())
+            write_atomic(path / VECTOR_FORMS, json.dumps(self._vector_forms, ensure_ascii=False).encode())
+            vectors_digest = _digest(buffer.getvalue() + (path / VECTOR_FORMS).read_bytes())
         else:
             (path / VECTORS).unlink(missing_ok=True)
-        manifest = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "entities": len(self._rows),
-                    "forms": len(self._surface), "vectors": len(self._vector_forms),
-                    "dimension": int(self._vectors.shape[1]) if self._vector_forms else None,
-                    "embedder": getattr(self.embedder, "name", None), "digest": _digest(index),
-                    "vectors_digest": vectors_digest}
-        write_atomic(path / MANIFEST, json.dumps(manifest, indent=1).encode())
+            (path / VECTOR_FORMS).unlink(missing_ok=True)
+        self._tables.save(path, {"vectors": len(self._vector_forms),
+                                 "dimension": int(self._vectors.shape[1]) if self._vector_forms else None,
+                                 "embedder": getattr(self.embedder, "name", None), "vectors_digest": vectors_digest})
 
     @classmethod
     def load(cls, directory: str | Path, embedder: Embedder | None = None,
              config: LinkerConfig = LinkerConfig()) -> EntityLinker:
-        """Read an index written by ``save``.
+        """Map an index written by ``save`` (nothing is parsed or rebuilt: milliseconds at any size).
 
         Args:
             directory: where ``save`` wrote it.
@@ -591,31 +605,24 @@ class EntityLinker:
                 not match its manifest (an interrupted save).
         """
         path = Path(directory)
-        try:
-            manifest = json.loads((path / MANIFEST).read_text())
-            raw = (path / INDEX).read_bytes()
-        except (OSError, ValueError) as exc:
-            raise SourceFormatError(path, f"no readable entity linker index ({exc})") from exc
-        if not isinstance(manifest, dict) or \
-                (manifest.get("format"), manifest.get("version")) != (FORMAT_NAME, FORMAT_VERSION):
-            raise SourceFormatError(path / MANIFEST, f"not a {FORMAT_NAME} index of version {FORMAT_VERSION}")
-        if manifest.get("digest") != _digest(raw):
-            raise SourceFormatError(path / INDEX, "does not match its manifest (interrupted save?)")
-        try:
-            data = json.loads(raw)
-            rows = {i: _Row(label, degree, description, tuple((o, n) for o, n in forms))
-                    for i, label, degree, description, forms in data["entities"]}
-            name, vectors = getattr(embedder, "name", None), None
-            if data["vector_forms"] and name in (None, manifest.get("embedder")):
-                blob = (path / VECTORS).read_bytes()
-                if manifest.get("vectors_digest") not in (None, _digest(blob)):
+        tables, manifest = LinkerTables.load(path)
+        vectors = None
+        name = getattr(embedder, "name", None)
+        if manifest.get("vectors") and name in (None, manifest.get("embedder")):
+            try:
+                blob, forms_blob = (path / VECTORS).read_bytes(), (path / VECTOR_FORMS).read_bytes()
+                if manifest.get("vectors_digest") != _digest(blob + forms_blob):
                     raise ValueError(f"{VECTORS} does not match its manifest (interrupted save?)")
-                vectors = (list(data["vector_forms"]), np.load(io.BytesIO(blob), allow_pickle=False))
-        except (OSError, ValueError, EOFError, KeyError, TypeError, AttributeError) as exc:
-            raise SourceFormatError(path, f"damaged entity linker index ({exc!r})") from exc
-        if vectors is not None and len(vectors[1]) != len(vectors[0]):
-            raise SourceFormatError(path / VECTORS, "does not match the index (interrupted save?)")
-        return cls(rows, config, embedder, vectors)
+                vectors = (list(json.loads(forms_blob)), np.load(io.BytesIO(blob), allow_pickle=False))
+            except (OSError, ValueError, EOFError) as exc:
+                raise SourceFormatError(path, f"damaged entity linker index ({exc!r})") from exc
+            if len(vectors[1]) != len(vectors[0]):
+                raise SourceFormatError(path / VECTORS, "does not match the index (interrupted save?)")
+        return cls(tables, config, embedder, vectors)
+
+
+def _tables(rows: dict[str, _Row]) -> LinkerTables:
+    return LinkerTables.build((i, r.label, r.degree, r.description, r.forms) for i, r in rows.items())
 
 
 def _digest(data: bytes) -> str:

@@ -35,7 +35,6 @@ import shutil
 import tempfile
 import threading
 import uuid
-import zlib
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -44,6 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from model.base import Embedder
+from retrieval.graph_files import file_crc32
 
 log = logging.getLogger(__name__)
 FORMAT = 1
@@ -69,10 +69,6 @@ class _Segment:
     vectors: np.ndarray
 
 
-def _crc32(path: Path) -> int:
-    return zlib.crc32(path.read_bytes())
-
-
 def _write_segment(generation: Path, keys: np.ndarray, vectors: np.ndarray) -> Path:
     """A new segment folder, written under a temporary name and renamed into place."""
     tmp = Path(tempfile.mkdtemp(prefix=".seg-", dir=generation))
@@ -80,7 +76,7 @@ def _write_segment(generation: Path, keys: np.ndarray, vectors: np.ndarray) -> P
         np.save(tmp / "keys.npy", keys)
         np.save(tmp / "vectors.npy", vectors.astype(np.float32, copy=False))
         meta = {"format": FORMAT, "count": len(keys), "dimension": int(vectors.shape[1]),
-                "crc32": [_crc32(tmp / "keys.npy"), _crc32(tmp / "vectors.npy")]}
+                "crc32": [file_crc32(tmp / "keys.npy"), file_crc32(tmp / "vectors.npy")]}
         (tmp / "meta.json").write_text(json.dumps(meta))
         final = generation / f"seg-{uuid.uuid4().hex}"
         os.rename(tmp, final)
@@ -96,7 +92,7 @@ def _read_segment(path: Path, dimension: int) -> _Segment | None:
         meta = json.loads((path / "meta.json").read_text())
         keys = np.load(path / "keys.npy")
         vectors = np.load(path / "vectors.npy", mmap_mode="r")
-        ok = (meta.get("crc32") == [_crc32(path / "keys.npy"), _crc32(path / "vectors.npy")]
+        ok = (meta.get("crc32") == [file_crc32(path / "keys.npy"), file_crc32(path / "vectors.npy")]
               and meta.get("format") == FORMAT and meta.get("dimension") == dimension and keys.dtype == np.uint64
               and keys.shape == (meta.get("count"), 2) and vectors.shape == (len(keys), dimension)
               and vectors.dtype == np.float32)

@@ -14,7 +14,9 @@ Names are not triples: ``rdfs:label``, ``skos:prefLabel`` and ``schema:name`` gi
 ``skos:altLabel`` aliases, ``schema:description`` the description, filtered by
 ``ReaderOptions.languages`` as ``kg.readers.wikidata_props.pick_languages`` does (untagged text
 is the main label when the first language has none). They are gathered per subject for the whole
-file (names are far smaller than triples) and yielded as entities after the streamed triples.
+file (names are far smaller than triples). N-Triples files are read twice, name lines first, so
+the entities are yielded before the triples (the store then creates each node with its record);
+the other syntaxes are parsed once and yield the entities after the streamed triples.
 
 Wikidata's reification machinery is skipped, as the truthy ``wdt:`` triples already carry each
 best-rank statement: predicates under ``prop/`` other than ``prop/direct/`` (``p:``, ``ps:``,
@@ -41,7 +43,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TypeVar
@@ -102,6 +104,9 @@ _NAME_PREDICATES = {
     "http://schema.org/description": _DESCRIPTION, "https://schema.org/description": _DESCRIPTION,
 }
 _NT_CHUNK_BYTES = 1 << 20
+# An N-Triples line naming a non-blank subject: a name predicate IRI right after the subject.
+_NAME_LINE = re.compile(rb"\s*<[^>]*>\s*<(?:" + b"|".join(re.escape(iri.encode()) for iri in _NAME_PREDICATES)
+                        + rb")>")
 _T = TypeVar("_T")
 
 
@@ -210,6 +215,7 @@ class _FileState:
         self.last_subject: ox.NamedNode | ox.BlankNode | None = None
         self.last_subject_id: str | None = None
         self.kept: dict[str, bool] = {}
+        self.late: set[str] | None = None  # subjects named after their entities were yielded
 
     def node(self, term: ox.NamedNode | ox.BlankNode) -> str:
         if isinstance(term, ox.NamedNode):
@@ -234,6 +240,8 @@ class _FileState:
         names = self.names.get(subject)
         if names is None:
             names = self.names[subject] = _Names(line)
+        if self.late is not None:
+            self.late.add(subject)
         if action == _LABEL:
             names.labels.setdefault(code, term.value)
         elif action == _DESCRIPTION:
@@ -280,8 +288,10 @@ class _FileState:
         batch.lines.append(line)
         batch.qualifiers.append(None)
 
-    def entities(self) -> Iterator[Entity]:
-        for node, names in self.names.items():
+    def entities(self, nodes: Iterable[str] | None = None) -> Iterator[Entity]:
+        """The named nodes' entities (of ``nodes`` only, when given)."""
+        for node in self.names if nodes is None else nodes:
+            names = self.names[node]
             relation = node in self.relations or bool(node[:1] == "P" and _WIKIDATA_ID.fullmatch(node))
             kind = EntityKind.RELATION if relation else EntityKind.ENTITY
             yield names.entity(node, self.languages, kind, self.source)
@@ -309,20 +319,52 @@ class RdfReader:
         sniff(path)
         state = _FileState(source, tuple(code.lower() for code in options.languages))
         policy = ErrorPolicy(options.skip_errors)
-        batch = Batch()
+        if self.format == "nt":
+            yield from _nt_batches(path, state, policy, options)
+            return
         with open_binary(path) as fh:
-            statements = (_nt_statements(fh, path, policy) if self.format == "nt" else
-                          _document_statements(fh, path, SYNTAXES[self.format], policy.skip))
-            for line, quad in statements:
-                state.take(quad, line, batch)
-                if batch.size >= options.batch_size:
-                    batch.skipped = policy.take()
-                    yield batch
-                    batch = Batch()
-        batch.skipped = policy.take()
-        if len(batch) or batch.skipped:
-            yield batch
+            yield from _statement_batches(_document_statements(fh, path, SYNTAXES[self.format], policy.skip),
+                                          state, policy, options.batch_size)
         yield from _entity_batches(_with_property_labels(state, options), options.batch_size)
+
+
+def _statement_batches(statements: Iterator[tuple[int, ox.Quad]], state: _FileState, policy: ErrorPolicy,
+                       size: int) -> Iterator[Batch]:
+    batch = Batch()
+    for line, quad in statements:
+        state.take(quad, line, batch)
+        if batch.size >= size:
+            batch.skipped = policy.take()
+            yield batch
+            batch = Batch()
+    batch.skipped = policy.take()
+    if len(batch) or batch.skipped:
+        yield batch
+
+
+def _nt_batches(path: Path, state: _FileState, policy: ErrorPolicy, options: ReaderOptions) -> Iterator[Batch]:
+    """N-Triples in two passes over the file: the name lines first, then the rest.
+
+    Names first means each entity's record reaches the store with the node itself (one bulk
+    COPY) instead of updating, after the triples, nodes they created bare: updating a node in
+    LadybugDB costs far more than creating it. Names are found by a byte pattern (a line whose
+    predicate IRI is a name predicate and whose subject is not a blank node, so blank nodes are
+    numbered in file order as before); a name the pattern misses (an escaped IRI) is read in
+    the second pass, and its entity is yielded again at the end, as are named nodes that the
+    second pass shows to be relations (their kind changes).
+    """
+    with open_binary(path) as fh:
+        yield from _statement_batches(_nt_statements(fh, path, policy, names=True), state, policy,
+                                      options.batch_size)
+    first = list(state.names)
+    yield from _entity_batches(state.entities(), options.batch_size)
+    early = {node: node in state.relations for node in first}
+    state.late = set()
+    with open_binary(path) as fh:
+        yield from _statement_batches(_nt_statements(fh, path, policy, names=False), state, policy,
+                                      options.batch_size)
+    again = [node for node in state.names if node in state.late or (node in state.relations and not early[node])]
+    yield from _entity_batches(_with_property_labels(state, options, again), options.batch_size)
 
 
 def _document_statements(fh: IO[bytes], path: Path, syntax: ox.RdfFormat,
@@ -339,11 +381,13 @@ def _document_statements(fh: IO[bytes], path: Path, syntax: ox.RdfFormat,
         raise SourceFormatError(path, f"truncated or corrupt ({exc})") from exc
 
 
-def _nt_statements(fh: IO[bytes], path: Path, policy: ErrorPolicy) -> Iterator[tuple[int, ox.Quad]]:
+def _nt_statements(fh: IO[bytes], path: Path, policy: ErrorPolicy,
+                   names: bool | None = None) -> Iterator[tuple[int, ox.Quad]]:
     """N-Triples in chunks of lines; a chunk with an error is parsed again line by line.
 
     A clean chunk has one statement per non-blank, non-comment line, which gives exact line
-    numbers at full parser speed.
+    numbers at full parser speed. ``names`` keeps only the name lines (True) or only the
+    others (False); None keeps every line.
     """
     first = 1
     while True:
@@ -353,22 +397,25 @@ def _nt_statements(fh: IO[bytes], path: Path, policy: ErrorPolicy) -> Iterator[t
             raise SourceFormatError(path, f"truncated or corrupt ({exc})", first) from exc
         if not lines:
             return
-        numbers = [first + i for i, raw in enumerate(lines)
-                   if raw.strip() and not raw.lstrip().startswith(b"#")]
+        numbered = [(first + i, raw) for i, raw in enumerate(lines)
+                    if raw.strip() and not raw.lstrip().startswith(b"#")
+                    and (names is None or (_NAME_LINE.match(raw) is not None) is names)]
+        first += len(lines)
+        if not numbered:
+            continue
         try:
-            quads = list(ox.parse(b"".join(lines), ox.RdfFormat.N_TRIPLES))
+            quads = list(ox.parse(b"".join(raw for _, raw in numbered), ox.RdfFormat.N_TRIPLES))
         except SyntaxError:
             quads = []
-        if quads and len(quads) == len(numbers):
-            yield from zip(numbers, quads, strict=True)
-        elif numbers:
-            yield from _nt_lines(lines, first, path, policy)
-        first += len(lines)
+        if quads and len(quads) == len(numbered):
+            yield from zip((n for n, _ in numbered), quads, strict=True)
+        else:
+            yield from _nt_lines(numbered, path, policy)
 
 
-def _nt_lines(lines: list[bytes], first: int, path: Path,
+def _nt_lines(numbered: list[tuple[int, bytes]], path: Path,
               policy: ErrorPolicy) -> Iterator[tuple[int, ox.Quad]]:
-    for number, raw in enumerate(lines, first):
+    for number, raw in numbered:
         try:
             quads = list(ox.parse(raw, ox.RdfFormat.N_TRIPLES))
         except SyntaxError as exc:
@@ -390,8 +437,9 @@ def _syntax_error(path: Path, exc: SyntaxError, offset: int) -> SourceFormatErro
     return SourceFormatError(path, f"invalid RDF: {message}", line)
 
 
-def _with_property_labels(state: _FileState, options: ReaderOptions) -> Iterator[Entity]:
-    yield from state.entities()
+def _with_property_labels(state: _FileState, options: ReaderOptions,
+                          nodes: Iterable[str] | None = None) -> Iterator[Entity]:
+    yield from state.entities(nodes)
     if options.property_labels is not None:
         from kg.readers.wikidata_props import load_property_labels
 

@@ -190,6 +190,10 @@ class GraphStore(Protocol):
         """Every edge as one Arrow table with ``EDGE_SCHEMA`` (what in-memory indices are built from)."""
         ...
 
+    def edge_batches(self, nodes: int = 20_000) -> Iterator[pa.Table]:
+        """Every edge, as ``EDGE_SCHEMA`` tables of the out-edges of ``nodes`` subjects at a time."""
+        ...
+
     def stats(self) -> StoreStats:
         ...
 

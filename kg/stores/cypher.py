@@ -148,6 +148,28 @@ class CypherReads(ABC):
         rows = self._rows(EDGE_QUERY)
         return edge_table(list(zip(*rows)) if rows else [()] * len(EDGE_COLUMNS))
 
+    def edge_batches(self, nodes: int = 20_000) -> Iterator[pa.Table]:
+        """Every edge, as edge tables of the out-edges of ``nodes`` subjects at a time (by id).
+
+        Memory is bounded by the page (and the largest out-degree), not the graph: what an
+        export of a 10M-triple store needs. Pages follow node ids with a cursor, not SKIP.
+        """
+        after = ""
+        while True:
+            ids = [r[0] for r in self._rows(f"MATCH (a:{NODE}) WHERE a.id > $after RETURN a.id ORDER BY a.id "
+                                            "LIMIT $n", {"after": after, "n": nodes})]
+            if not ids:
+                return
+            table = self._edges_of(ids)
+            if len(table):
+                yield table
+            after = ids[-1]
+
+    def _edges_of(self, ids: list[str]) -> pa.Table:
+        rows = self._rows(f"UNWIND $ids AS i MATCH (a:{NODE} {{id: i}})-[r:{REL}]->(b:{NODE}) "
+                          "RETURN a.id, r.p, b.id, r.key, r.src, r.line, r.q", {"ids": ids})
+        return edge_table(list(zip(*rows)) if rows else [()] * len(EDGE_COLUMNS))
+
     def applied_seq(self) -> int:
         rows = self._rows(f"MATCH (m:{META} {{k: 'seq'}}) RETURN m.v")
         return int(rows[0][0]) if rows and rows[0][0] is not None else 0

@@ -161,8 +161,12 @@ class EmbeddedStore(cypher.CypherReads):
 
     def edges(self) -> pa.Table:
         """Every edge, handed over by LadybugDB as Arrow (no Python rows)."""
-        table = self._run(cypher.EDGE_QUERY).get_as_arrow()
-        return pa.table([table.column(i).cast(f.type) for i, f in enumerate(EDGE_SCHEMA)], schema=EDGE_SCHEMA)
+        return _edge_schema(self._run(cypher.EDGE_QUERY).get_as_arrow())
+
+    def _edges_of(self, ids: list[str]) -> pa.Table:
+        table = self._run(f"UNWIND $ids AS i MATCH (a:Entity {{id: i}})-[r:{cypher.REL}]->(b:Entity) "
+                          "RETURN a.id, r.p, b.id, r.key, r.src, r.line, r.q", {"ids": ids}).get_as_arrow()
+        return _edge_schema(table)
 
     def close(self) -> None:
         self._conn.close()
@@ -176,6 +180,10 @@ class EmbeddedStore(cypher.CypherReads):
     def _rows(self, query: str, params: dict[str, Any] | None = None) -> list[list[Any]]:  # noqa: D102
         rows: list[list[Any]] = self._run(query, params).get_all()
         return rows
+
+
+def _edge_schema(table: pa.Table) -> pa.Table:
+    return pa.table([table.column(i).cast(f.type) for i, f in enumerate(EDGE_SCHEMA)], schema=EDGE_SCHEMA)
 
 
 def _bare(node_id: str) -> dict[str, object]:

@@ -21,7 +21,8 @@ from tests.faults.conftest import PARIS, QUESTION, WORLD, Outcome
 
 # every file the world knowledge base keeps ("*" stands for the dense snapshot's name)
 KEPT = ("catalog.sqlite", "graph.lbug", "kb.json", "sources/1.npz", "writer.lock", "feedback.sqlite",
-        "linker/built_at_seq.json", "linker/index.json", "linker/manifest.json", "linker/relations.json",
+        "linker/built_at_seq.json", "linker/entities.arrow", "linker/forms.arrow", "linker/words.arrow",
+        "linker/manifest.json", "linker/relations.json",
         "dense/manifest.json", "dense/synced_at_seq.json", "dense/*/ids.json", "dense/*/vectors.npy",
         "dense/*/index.faiss",
         *(f"graph_index/{name}" for name in ("manifest.json", "ids.arrow", "subject.npy", "object.npy", "predicate.npy",

@@ -217,3 +217,12 @@ def test_edges_is_the_whole_edge_table(kb: KnowledgeBase, tmp_path: Path) -> Non
     assert len(set(keys)) == len(keys)
     index = GraphIndex.from_store(kb.store)  # what retrieval builds from it, on every backend
     assert index.relation_paths("Kismet", 2) == kb.store.relation_paths("Kismet", 2)
+
+
+def test_edge_batches_page_the_same_edges(kb: KnowledgeBase, tmp_path: Path) -> None:
+    kb.index(write_movies(tmp_path / "movies.txt"))
+    whole = kb.store.edges()
+    pages = list(kb.store.edge_batches(nodes=2))  # a few subjects per page: many pages
+    assert len(pages) > 1 and all(p.schema == EDGE_SCHEMA for p in pages)
+    paged = [row for p in pages for row in zip(*(p.column(c).to_pylist() for c in EDGE_SCHEMA.names))]
+    assert sorted(paged) == sorted(zip(*(whole.column(c).to_pylist() for c in EDGE_SCHEMA.names)))

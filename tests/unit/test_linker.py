@@ -187,7 +187,7 @@ def test_long_question_is_fast(linker: EntityLinker) -> None:
 def test_save_load_round_trip(linker: EntityLinker, tmp_path: Path) -> None:
     linker.save(tmp_path / "linker")
     manifest = json.loads((tmp_path / "linker" / MANIFEST).read_text())
-    assert (manifest["version"], manifest["entities"], manifest["forms"]) == (2, linker.entity_count,
+    assert (manifest["version"], manifest["entities"], manifest["forms"]) == (3, linker.entity_count,
                                                                                 linker.form_count)
     loaded = EntityLinker.load(tmp_path / "linker")
     for question in ("who directed Kismett", "法国的首都是哪里", "where is Paris", "who starred in the Tracker"):
@@ -200,8 +200,15 @@ def test_load_rejects_missing_or_damaged_index(linker: EntityLinker, tmp_path: P
     with pytest.raises(SourceFormatError):
         EntityLinker.load(tmp_path / "nothing")
     linker.save(tmp_path / "linker")
-    (tmp_path / "linker" / "index.json").write_text('{"entities": [], "vector_forms": []}')
+    forms = tmp_path / "linker" / "forms.arrow"
+    forms.write_bytes(forms.read_bytes()[:-8])  # truncated
     with pytest.raises(SourceFormatError, match="manifest"):
+        EntityLinker.load(tmp_path / "linker")
+    linker.save(tmp_path / "linker")
+    data = bytearray(forms.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # same size, one byte flipped
+    forms.write_bytes(bytes(data))
+    with pytest.raises(SourceFormatError, match="checksum"):
         EntityLinker.load(tmp_path / "linker")
 
 

@@ -354,3 +354,38 @@ def test_real_q42_names() -> None:
     assert q42.description == "English author and humourist (1952\u20132001)"
     assert "DNA" in q42.aliases
     assert ("Q42", "P31", "Q5") in triples(batches)
+
+
+def test_ntriples_names_come_before_the_triples(tmp_path: Path) -> None:
+    """Names first, so the store creates each node with its record instead of updating it."""
+    wd, wdt, label = "http://www.wikidata.org/entity/", "http://www.wikidata.org/prop/direct/", \
+        "<http://www.w3.org/2000/01/rdf-schema#label>"
+    text = (f"<{wd}Q1> <{wdt}P50> <{wd}Q2> .\n"
+            f"<{wd}Q2> {label} \"Two\"@en .\n"
+            "<http://x.org/p> <http://x.org/q> <http://x.org/r> .\n"
+            f"<{wd}Q1> {label} \"One\"@en .\n"
+            '<http://x.org/q> <http://www.w3.org/2000/01/rdf-schema\\u0023label> "q label"@en .\n'
+            '_:b1 <http://x.org/q> _:b2 .\n'
+            f"_:b2 {label} \"blank\"@en .\n")
+    batches = read_all(write(tmp_path, "g.nt", text), "nt")
+    first_triples = next(i for i, b in enumerate(batches) if b.size)
+    assert {e.id for e in batches[first_triples - 1].entities} == {"Q1", "Q2"}  # before any triple
+    assert named(batches)["Q1"].label == "One" and named(batches)["Q2"].label == "Two"
+    # a name the byte pattern misses (escaped IRI) and a blank node's name arrive after the triples
+    assert named(batches)["http://x.org/q"].label == "q label"
+    assert named(batches)["http://x.org/q"].kind is EntityKind.RELATION
+    blank = [e for e in named(batches).values() if e.id.startswith("_:")]
+    assert [e.label for e in blank] == ["blank"]
+    assert [(t[0], t[1]) for t in triples(batches)] == [("Q1", "P50"), ("http://x.org/p", "http://x.org/q"),
+                                                         (blank[0].id.rsplit(".", 1)[0] + ".0", "http://x.org/q")]
+    # lines stay exact in both passes
+    lines = [line for b in batches for line in b.lines]
+    assert lines == [1, 3, 6]
+
+
+def test_ntriples_relation_named_early_is_sent_again_as_a_relation(tmp_path: Path) -> None:
+    text = ('<http://x.org/q> <http://www.w3.org/2000/01/rdf-schema#label> "q label"@en .\n'
+            "<http://x.org/p> <http://x.org/q> <http://x.org/r> .\n")
+    batches = read_all(write(tmp_path, "g.nt", text), "nt")
+    kinds = [e.kind for b in batches for e in b.entities if e.id == "http://x.org/q"]
+    assert kinds == [EntityKind.ENTITY, EntityKind.RELATION]  # the last record wins in the indexer

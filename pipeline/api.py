@@ -256,10 +256,15 @@ class KGQA:
         (a new one starts when there is none).
         """
         from pipeline.dialogue.session import Session  # the facade does not need dialogue to answer
+
+        store = store if store is not None else self.session_store()
+        return Session.resume(self, session_id, store) if session_id else Session(self, store=store)
+
+    def session_store(self) -> SessionStore:
+        """Where this knowledge base keeps its sessions: one JSON file each in ``<kb>/sessions``."""
         from pipeline.dialogue.store import DirectoryStore
 
-        store = store if store is not None else DirectoryStore(self.kb.directory / "sessions")
-        return Session.resume(self, session_id, store) if session_id else Session(self, store=store)
+        return DirectoryStore(self.kb.directory / "sessions")
 
     def retrieve(self, question: str, k: int | None = None, history: Sequence[tuple[str, str]] = (),
                   mentions: Sequence[Mention] | None = None) -> Retrieval:

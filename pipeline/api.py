@@ -500,7 +500,7 @@ class KGQA:
             if self._intents is None:
                 name = "hashing" if self.embedder_name == "hashing" else _intent_embedder(self.embedder_name)
                 embedder = open_embedder(name) if name == "hashing" else open_embedder(name, progress=False)
-                self._intents = IntentClassifier.fit(load_examples(), embedder)
+                self._intents = IntentClassifier.fit(load_examples(), embedder, cache=self.kb.directory / "intents")
             return self._intents
 
     def overview(self, examples: int = 3) -> dict[str, object]:

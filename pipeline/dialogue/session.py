@@ -185,7 +185,7 @@ class Session:
         a question that refers to the focus ("what currency does it use?", "what about A Farewell to
         Arms?") or names a KB entity clearly ("what does Philip Hubbard appear in") asks the KB."""
         intent = self.qa.intents().recognize(text, self.pending is not None)
-        if intent.source != "knn" or intent.asks or intent.name == "clarification":
+        if intent.source != "model" or intent.asks or intent.name == "clarification":
             return intent
         if self.focus.topic and is_question(text) and referring(text):
             return Intent("follow-up", intent.score, "context")

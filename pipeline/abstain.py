@@ -86,7 +86,7 @@ def judge(retrieval: Retrieval, relations: Mapping[str, str], labels: Mapping[st
     on_path |= stems(best.text)
     shared = bool(asked & on_path)
     if not shared:
-        wanted = _named_relation(asked, relations, on_path)
+        wanted = _named_relation(asked, relations, on_path, question)
         if wanted is not None:
             return Verdict("no such relation", topic, wanted)
     if mention is not None and _runs_on(retrieval.question, mention.start, mention.end):
@@ -131,11 +131,16 @@ def _name_start(question: str, start: int) -> int:
     return m.start(1) if m and m.start(1) > 0 else start
 
 
-def _named_relation(asked: set[str], relations: Mapping[str, str], on_path: set[str]) -> str | None:
-    """The label of a relation of the KB that the question's words name (and the chosen path is not)."""
+def _named_relation(asked: set[str], relations: Mapping[str, str], on_path: set[str], question: str) -> str | None:
+    """The label of a relation of the KB that the question's words name (and the chosen path is not).
+
+    A Chinese label names it only when the question holds the whole label: one shared character
+    pair is too weak ("城市" of "哪座城市" is not "友好城市", "属于" is not "隶属于").
+    """
+    folded = fold(question)
     for predicate, label in sorted(relations.items()):
         words = stems(label or predicate)
-        if words & asked and not words <= on_path:
+        if words & asked and not words <= on_path and (not has_cjk(label) or fold(label) in folded):
             return label or predicate
     return None
 

@@ -100,26 +100,32 @@ def judge(retrieval: Retrieval, relations: Mapping[str, str], labels: Mapping[st
     if named is not None:
         return Verdict("weak link", named)
     link = next((c.score for c in mention.candidates if c.id == best.topic), 1.0) if mention else 1.0
-    if not shared and (best.score < config.fit_path or _lead(retrieval, asked, labels, relations) < config.min_lead):
+    lead = _lead(retrieval, asked, labels, relations, config.min_lead) if not shared else 1.0
+    if not shared and (best.score < config.fit_path or lead < config.min_lead):
         return Verdict("path does not fit", topic)
     if not shared and link < config.min_link:
         return Verdict("weak link", topic)
     return None
 
 
-def _lead(retrieval: Retrieval, asked: set[str], labels: Mapping[str, str], relations: Mapping[str, str]) -> float:
+def _lead(retrieval: Retrieval, asked: set[str], labels: Mapping[str, str], relations: Mapping[str, str],
+          within: float) -> float:
     """How far the best path leads the next one of its topic, as a share of its score (1 alone).
 
-    A runner-up that shares a word with the question backs the best path instead of rivalling it
-    ("葡萄牙的首都" scores "首府所属地 of" just above "首都": both say where the capital is).
+    A close runner-up (within ``within`` of the best) that shares a word with the question backs
+    the best path instead of rivalling it ("葡萄牙的首都" scores "首府所属地 of" just above "首都":
+    both say where the capital is).
     """
     paths = retrieval.relation_paths
     top = paths[0].score
-    after = next((p for p in paths[1:] if p.topic == paths[0].topic), None)
-    if after is None or top <= 0:
+    rivals = [p for p in paths[1:] if p.topic == paths[0].topic]
+    if not rivals or top <= 0:
         return 1.0
-    words = {s for step in after.path for s in stems(labels.get(step.predicate, relations.get(step.predicate, "")))}
-    return 1.0 if asked & (words | stems(after.text)) else (top - after.score) / top
+    for rival in (p for p in rivals if p.score >= top * (1 - within)):
+        words = {s for step in rival.path for s in stems(labels.get(step.predicate, relations.get(step.predicate, "")))}
+        if asked & (words | stems(rival.text)):
+            return 1.0
+    return (top - rivals[0].score) / top
 
 
 _CAPITAL = re.compile(r"[A-Z][\w'’-]*")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from model.embedders import HashingEmbedder
 from model.chinese import has_cjk
+from model.embedders import HashingEmbedder
 from pipeline.dialogue.intents import INTENTS, IntentClassifier, load_examples, plain, rule
 
 SET = Path(__file__).resolve().parents[1] / "data" / "intents_heldout.jsonl"

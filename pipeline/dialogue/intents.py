@@ -24,6 +24,7 @@ import io
 import json
 import logging
 import re
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,7 +115,7 @@ class IntentClassifier:
             try:
                 with np.load(path) as saved:
                     return cls(list(saved["names"]), saved["weights"], (saved["mean"], saved["spread"]), embedder)
-            except (OSError, ValueError, KeyError) as exc:
+            except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
                 log.warning("intent classifier cache %s unreadable (%s): training again", path, exc)
         made = cls._train(examples, embedder, l2, steps)
         if path is not None:

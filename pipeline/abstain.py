@@ -52,7 +52,7 @@ class AbstainConfig:
 
     fit_path: float = 0.55
     min_link: float = 0.45
-    min_lead: float = 0.28  # (best - next) / best for a path that shares no word with the question
+    min_lead: float = 0.14  # (best - next) / best for a path that shares no word with the question
     enabled: bool = True
 
 

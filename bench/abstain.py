@@ -10,7 +10,8 @@ Build ``tests/data/abstain.jsonl`` from the bundled world KB (``data/world.nt``)
   director), and made-up entities ("the capital of Atlantis").
 
 Each row has a ``split`` (``dev`` / ``test`` by a hash of the question): thresholds are chosen on
-``dev`` (``--split dev``, with ``--sweep`` over ``fit_path``) and reported on ``test``.
+``dev`` (``--split dev``, with ``--sweep`` over ``fit_path``; ``min_lead`` was read off the dev
+split's scores) and reported on ``test``.
 "Confidently wrong" counts answers with confidence >= 0.5 that are wrong (any answer to an
 unanswerable question is wrong).
 
@@ -123,7 +124,8 @@ def run(rows: list[dict[str, Any]], kbs: dict[str, Path], fit_path: float | None
                                    "path": a.relation_path.text if a.relation_path else None,
                                    "confidence": a.confidence})
     groups = {k: _rates(v) for k, v in counts.items()}
-    return {"fit_path": config.fit_path, "min_link": config.min_link, "groups": groups, "errors": errors}
+    return {"fit_path": config.fit_path, "min_link": config.min_link, "min_lead": config.min_lead, "groups": groups,
+            "errors": errors}
 
 
 def _rates(c: dict[str, int]) -> dict[str, float]:

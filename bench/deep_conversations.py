@@ -9,7 +9,10 @@ Kinds (each turn records ``ref``, the kind of reference it makes, for per-refere
 - ``order``: "which films did [D] direct" -> "when was the second movie released?" ->
   "who wrote the first movie?" (the first answer of turn 1, two turns back);
 - ``interleaved``: "who directed [M]" -> "thanks!" -> "what else did he direct?" -> "hi" ->
-  "what about D2?" (non-questions must get their intent, no answers, and leave the focus alone).
+  "what about D2?" (non-questions must get their intent, no answers, and leave the focus alone);
+- ``mixed``: "who directed [M]" -> a non-question -> "when was it released?" -> "who starred in
+  it?" -> a non-question -> "what other movies did that director make?" (the director from three
+  questions and five messages back, across two non-questions).
 
 Answers are ordered as the system orders ties (by label), so "the second movie" has one gold.
 Phrasings rotate over several wordings so no single template carries the score.
@@ -94,21 +97,33 @@ def interleaved(kb: KB, q: Any, rng: random.Random, pool: list[str]) -> list[dic
             social(*b), ref(turn(f"what about {second}?", kb.follow(second, "directed_by", False)), "what-about")]
 
 
+def mixed(kb: KB, q: Any, rng: random.Random) -> list[dict[str, Any]] | None:
+    turns = back(kb, q, rng, True)
+    if turns is None:
+        return None
+    a, b = rng.sample(SOCIAL, 2)
+    first, released, starred, last = turns
+    return [first, social(*a), ref(released, "pronoun-after-non-question"), starred, social(*b),
+            ref(last, "type-3-back-interleaved")]
+
+
 def build_deep(kb: KB, data: Any, n: int, seed: int) -> list[dict[str, Any]]:
-    """About ``n`` conversations, a quarter of each kind."""
+    """About ``n`` conversations, a fifth of each kind."""
     rng = random.Random(seed + 1)
     questions = dev_questions(data / "1-hop")
     rng.shuffle(questions)
     directors = kb.pool("directed_by", False)
     out: list[dict[str, Any]] = []
-    per = n // 4
+    per, used = n // 5, set()
     for kind, make in (("back2", lambda q: back(kb, q, rng, False)), ("back3", lambda q: back(kb, q, rng, True)),
-                       ("interleaved", lambda q: interleaved(kb, q, rng, directors))):
+                       ("interleaved", lambda q: interleaved(kb, q, rng, directors)),
+                       ("mixed", lambda q: mixed(kb, q, rng))):
         made = 0
         for q in questions:
-            turns = make(q) if made < per else None
+            turns = make(q) if made < per and q.text not in used else None
             if turns:
                 made += 1
+                used.add(q.text)  # each first question opens one conversation only
                 out.append({"id": f"{kind}-{made:03d}", "kind": kind, "turns": turns})
     made = 0
     for d in rng.sample(directors, min(len(directors), 4000)):

@@ -8,8 +8,11 @@ It abstains (``Verdict``) when
   directed ...": "directed by") but the topic has no path over it, so the best path is another
   relation ("who directed The Matrix?" on a KB without its director would list its actors);
 - ``path does not fit``: no word of the question (entity masked) shares a stem with the best
-  path and its score is below ``fit_path`` (a shared word is evidence enough: scores of
-  different embedders and scorers are on different scales, words are not);
+  path, and its score is below ``fit_path`` or it leads the topic's next path by less than
+  ``min_lead`` of its own score (a shared word is evidence enough: scores of different
+  embedders and scorers are on different scales, words are not; the relative lead is scale-free,
+  and separates "where was X filmed?" -> "directed by" (a near tie) from "which topics is X
+  about?" -> "has tags" (a clear winner without a shared word));
 - ``weak link``: the topic was linked weakly (``min_link``) and the path shares no word with the
   question ("hi" read as the language code); or the question names more than the linked entity:
   capitalised words run on from the mention ("Midnight Over Quarrowmere" linked as "Midnight"), or
@@ -49,6 +52,7 @@ class AbstainConfig:
 
     fit_path: float = 0.55
     min_link: float = 0.45
+    min_lead: float = 0.14  # (best - next) / best for a path that shares no word with the question
     enabled: bool = True
 
 
@@ -86,7 +90,7 @@ def judge(retrieval: Retrieval, relations: Mapping[str, str], labels: Mapping[st
     on_path |= stems(best.text)
     shared = bool(asked & on_path)
     if not shared:
-        wanted = _named_relation(asked, relations, on_path)
+        wanted = _named_relation(asked, relations, on_path, question)
         if wanted is not None:
             return Verdict("no such relation", topic, wanted)
     if mention is not None and _runs_on(retrieval.question, mention.start, mention.end):
@@ -96,11 +100,32 @@ def judge(retrieval: Retrieval, relations: Mapping[str, str], labels: Mapping[st
     if named is not None:
         return Verdict("weak link", named)
     link = next((c.score for c in mention.candidates if c.id == best.topic), 1.0) if mention else 1.0
-    if not shared and best.score < config.fit_path:
+    lead = _lead(retrieval, asked, labels, relations, config.min_lead) if not shared else 1.0
+    if not shared and (best.score < config.fit_path or lead < config.min_lead):
         return Verdict("path does not fit", topic)
     if not shared and link < config.min_link:
         return Verdict("weak link", topic)
     return None
+
+
+def _lead(retrieval: Retrieval, asked: set[str], labels: Mapping[str, str], relations: Mapping[str, str],
+          within: float) -> float:
+    """How far the best path leads the next one of its topic, as a share of its score (1 alone).
+
+    A close runner-up (within ``within`` of the best) that shares a word with the question backs
+    the best path instead of rivalling it ("葡萄牙的首都" scores "首府所属地 of" just above "首都":
+    both say where the capital is).
+    """
+    paths = retrieval.relation_paths
+    top = paths[0].score
+    rivals = [p for p in paths[1:] if p.topic == paths[0].topic]
+    if not rivals or top <= 0:
+        return 1.0
+    for rival in (p for p in rivals if p.score >= top * (1 - within)):
+        words = {s for step in rival.path for s in stems(labels.get(step.predicate, relations.get(step.predicate, "")))}
+        if asked & (words | stems(rival.text)):
+            return 1.0
+    return (top - rivals[0].score) / top
 
 
 _CAPITAL = re.compile(r"[A-Z][\w'’-]*")
@@ -131,11 +156,16 @@ def _name_start(question: str, start: int) -> int:
     return m.start(1) if m and m.start(1) > 0 else start
 
 
-def _named_relation(asked: set[str], relations: Mapping[str, str], on_path: set[str]) -> str | None:
-    """The label of a relation of the KB that the question's words name (and the chosen path is not)."""
+def _named_relation(asked: set[str], relations: Mapping[str, str], on_path: set[str], question: str) -> str | None:
+    """The label of a relation of the KB that the question's words name (and the chosen path is not).
+
+    A Chinese label names it only when the question holds the whole label: one shared character
+    pair is too weak ("城市" of "哪座城市" is not "友好城市", "属于" is not "隶属于").
+    """
+    folded = fold(question)
     for predicate, label in sorted(relations.items()):
         words = stems(label or predicate)
-        if words & asked and not words <= on_path:
+        if words & asked and not words <= on_path and (not has_cjk(label) or fold(label) in folded):
             return label or predicate
     return None
 

@@ -256,10 +256,15 @@ class KGQA:
         (a new one starts when there is none).
         """
         from pipeline.dialogue.session import Session  # the facade does not need dialogue to answer
+
+        store = store if store is not None else self.session_store()
+        return Session.resume(self, session_id, store) if session_id else Session(self, store=store)
+
+    def session_store(self) -> SessionStore:
+        """Where this knowledge base keeps its sessions: one JSON file each in ``<kb>/sessions``."""
         from pipeline.dialogue.store import DirectoryStore
 
-        store = store if store is not None else DirectoryStore(self.kb.directory / "sessions")
-        return Session.resume(self, session_id, store) if session_id else Session(self, store=store)
+        return DirectoryStore(self.kb.directory / "sessions")
 
     def retrieve(self, question: str, k: int | None = None, history: Sequence[tuple[str, str]] = (),
                   mentions: Sequence[Mention] | None = None) -> Retrieval:
@@ -495,7 +500,7 @@ class KGQA:
             if self._intents is None:
                 name = "hashing" if self.embedder_name == "hashing" else _intent_embedder(self.embedder_name)
                 embedder = open_embedder(name) if name == "hashing" else open_embedder(name, progress=False)
-                self._intents = IntentClassifier.fit(load_examples(), embedder)
+                self._intents = IntentClassifier.fit(load_examples(), embedder, cache=self.kb.directory / "intents")
             return self._intents
 
     def overview(self, examples: int = 3) -> dict[str, object]:

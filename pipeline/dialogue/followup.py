@@ -132,9 +132,15 @@ def resolve(text: str, focus: Focus, link: Link, fit: Fit | None = None,
 
 
 def _unknown_name(text: str) -> bool:
-    """A capitalised word after the first one ("the capital of Atlantis"): a name the linker did not
-    find, so the turn is not an ellipsis of the focus."""
+    """A capitalised word after the first one ("the capital of Atlantis"), or a Chinese name owning
+    the question ("亚特兰蒂斯的首都", not "那个国家的" or "它的"): a name the linker did not find, so
+    the turn is not an ellipsis of the focus."""
+    if _ZH_OWNER.match(text.strip()):
+        return True
     return any(w[0].isupper() and w != "I" for w in re.findall(r"[^\W\d_][\w'’-]*", text)[1:])
+
+
+_ZH_OWNER = re.compile(r"^(?![那这它他她其该此])[\u3400-\u9fff·]{2,}的")
 
 
 def _said(text: str, question: str, span: tuple[int, int] | None) -> str:

@@ -185,7 +185,7 @@ class Session:
         a question that refers to the focus ("what currency does it use?", "what about A Farewell to
         Arms?") or names a KB entity clearly ("what does Philip Hubbard appear in") asks the KB."""
         intent = self.qa.intents().recognize(text, self.pending is not None)
-        if intent.source != "knn" or intent.asks or intent.name == "clarification":
+        if intent.source != "model" or intent.asks or intent.name == "clarification":
             return intent
         if self.focus.topic and is_question(text) and referring(text):
             return Intent("follow-up", intent.score, "context")
@@ -315,10 +315,11 @@ class Session:
     def save(self, path: str | Path) -> None:
         """Write the session (turns, focus, dialogue state, pending clarification) as JSON."""
         with self._lock:
-            data = self._data()
+            data = self.to_data()
         Path(path).write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
 
-    def _data(self) -> dict[str, object]:
+    def to_data(self) -> dict[str, object]:
+        """The session as JSON-ready data (what ``save`` and the store write)."""
         return {"format": FORMAT, "version": VERSION, "id": self.id,
                 "turns": [a.to_dict() for a in self.turns], "focus": asdict(self.focus),
                 "state": asdict(self.state), "pending": asdict(self.pending) if self.pending else None}
@@ -326,7 +327,7 @@ class Session:
     def _persist(self) -> None:
         if self.store is not None:
             try:
-                self.store.put(self.id, self._data())
+                self.store.put(self.id, self.to_data())
             except (OSError, KGQAError) as exc:
                 log.warning("session %s not persisted: %s", self.id, exc)
 

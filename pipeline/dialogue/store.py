@@ -24,6 +24,10 @@ class SessionStore(Protocol):
 
     def put(self, session_id: str, data: dict[str, Any]) -> None: ...
 
+    def delete(self, session_id: str) -> bool:
+        """Forget the session; false when none was stored under that id."""
+        ...
+
 
 def check_id(session_id: str) -> str:
     if not ID.fullmatch(session_id):
@@ -43,6 +47,9 @@ class MemoryStore:
 
     def put(self, session_id: str, data: dict[str, Any]) -> None:
         self._data[check_id(session_id)] = json.dumps(data, ensure_ascii=False)
+
+    def delete(self, session_id: str) -> bool:
+        return self._data.pop(check_id(session_id), None) is not None
 
 
 class DirectoryStore:
@@ -64,3 +71,13 @@ class DirectoryStore:
         self.directory.mkdir(parents=True, exist_ok=True)
         write_atomic(self.directory / f"{check_id(session_id)}.json",
                      json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8"))
+
+    def delete(self, session_id: str) -> bool:
+        path = self.directory / f"{check_id(session_id)}.json"
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise KGQAError(f"cannot delete session {path}: {exc}") from None
+        return True

@@ -14,9 +14,10 @@
 - ``snapshot`` holds the last stats and sources, refreshed after each change, so that reading
   them never waits for an index run.
 
-``Sessions`` keeps conversations in memory (bounded, least recently used dropped first) and
-``Jobs`` the index, remove and learning runs with their state. Left out: persistence of sessions across
-restarts, and progress inside one index run (the indexer reports only when it is done).
+``Sessions`` keeps conversations by id, persisted in the KB's session store (so they survive a
+restart) with the most recently used held in memory, and ``Jobs`` the index, remove and learning
+runs with their state. Left out: progress inside one index run (the indexer reports only when it
+is done).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from kg.errors import KGQAError
 from kg.ingest import IndexReport
 from kg.readers import ReaderOptions
 from pipeline import KGQA, Answer, Request, Session
+from pipeline.dialogue.store import ID
 from pipeline.types import pieces
 from retrieval.retriever import HybridRetriever
 
@@ -176,38 +178,52 @@ def open_served(directory: str | Path, **options: Any) -> ServedKGQA:
 
 
 class UnknownSession(KGQAError):
-    """No live session has that id (it never existed, was deleted, or expired)."""
+    """No session has that id (it never existed or was deleted)."""
 
 
 class Sessions:
-    """Live conversations by id, at most ``capacity`` (the least recently used goes first)."""
+    """Conversations by id: every turn is persisted through the KB's session store (``KGQA.session``),
+    so a restarted server resumes them; at most ``capacity`` stay in memory (the least recently used
+    is dropped from memory only, and read back from the store on its next turn)."""
 
     def __init__(self, qa: KGQA, capacity: int = 1000) -> None:
         self.qa = qa
         self.capacity = capacity
+        self.store = qa.session_store()
         self._items: OrderedDict[str, Session] = OrderedDict()
         self._lock = threading.Lock()
 
     def create(self) -> Session:
-        session = self.qa.session()
+        session = self.qa.session(store=self.store)
+        self.store.put(session.id, session.to_data())  # an empty conversation exists too, before its first turn
         with self._lock:
-            self._items[session.id] = session
-            while len(self._items) > self.capacity:
-                self._items.popitem(last=False)
+            self._keep(session)
         return session
 
     def get(self, session_id: str) -> Session:
         with self._lock:
             session = self._items.get(session_id)
-            if session is None:
-                raise UnknownSession(f"no session {session_id!r}")
-            self._items.move_to_end(session_id)
-            return session
+            if session is not None:
+                self._items.move_to_end(session_id)
+                return session
+        if not ID.fullmatch(session_id) or self.store.get(session_id) is None:
+            raise UnknownSession(f"no session {session_id!r}")
+        session = self.qa.session(session_id, self.store)
+        with self._lock:
+            return self._keep(self._items.get(session_id) or session)
 
     def delete(self, session_id: str) -> None:
         with self._lock:
-            if self._items.pop(session_id, None) is None:
-                raise UnknownSession(f"no session {session_id!r}")
+            held = self._items.pop(session_id, None) is not None
+        if not (ID.fullmatch(session_id) and self.store.delete(session_id)) and not held:
+            raise UnknownSession(f"no session {session_id!r}")
+
+    def _keep(self, session: Session) -> Session:
+        self._items[session.id] = session
+        self._items.move_to_end(session.id)
+        while len(self._items) > self.capacity:
+            self._items.popitem(last=False)
+        return session
 
     def __len__(self) -> int:
         return len(self._items)

@@ -82,13 +82,16 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 @pytest.fixture(scope="session")
 def world_kb(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A knowledge base of data/world.nt with every file it keeps (asked once: linker, dense index, feedback)."""
+    """A knowledge base of data/world.nt with every file it keeps (asked once: linker, dense index, feedback;
+    and once in a conversation: the intent classifier's cache)."""
     from pipeline import KGQA
+    from pipeline.dialogue.store import MemoryStore
 
     directory = tmp_path_factory.mktemp("world") / "kb"
     with KGQA.open(directory, progress=False, embedder="hashing", generator="off") as qa:
         qa.index(WORLD)
         assert [a.id for a in qa.ask(QUESTION).answers][:1] == [PARIS]
+        assert [a.id for a in qa.session(store=MemoryStore()).ask(QUESTION).answers][:1] == [PARIS]
     return directory
 
 

@@ -17,6 +17,7 @@ import pytest
 from kg.check import check_directory
 from kg.errors import KGQAError
 from pipeline import KGQA
+from pipeline.dialogue.store import MemoryStore
 from tests.faults.conftest import PARIS, QUESTION, WORLD, Outcome
 
 # every file the world knowledge base keeps ("*" stands for the dense snapshot's name)
@@ -29,7 +30,8 @@ KEPT = ("catalog.sqlite", "graph.lbug", "kb.json", "sources/1.npz", "writer.lock
                                               "source.npy", "key.npy", "line.npy", "half_key.npy", "half_neighbour.npy",
                                               "half_edge.npy", "half_pointer.npy")),
         "cache/vectors/hashing/*/probe.npy", "cache/vectors/hashing/*/seg-*/keys.npy",
-        "cache/vectors/hashing/*/seg-*/vectors.npy", "cache/vectors/hashing/*/seg-*/meta.json")
+        "cache/vectors/hashing/*/seg-*/vectors.npy", "cache/vectors/hashing/*/seg-*/meta.json",
+        "intents/intents-*.npz")
 DAMAGES = ("delete", "empty", "half", "garbage", "flip")  # flip: 16 random bytes in the middle
 NEEDS_WIRING: dict[tuple[str, str], str] = {}  # (file, damage) -> what still needs wiring; none left
 
@@ -60,7 +62,7 @@ def resolve(directory: Path, pattern: str) -> Path:
 
 def top_answer(directory: Path, read_only: bool = False) -> str | None:
     with KGQA.open(directory, read_only=read_only, progress=False, embedder="hashing", generator="off") as qa:
-        answers = qa.ask(QUESTION).answers
+        answers = qa.session(store=MemoryStore()).ask(QUESTION).answers  # a conversation reads the intent cache too
     return answers[0].id if answers else None
 
 

@@ -9,7 +9,9 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from pipeline.serve.service import ServeConfig
+from pipeline.serve.app import create_app
+from pipeline.serve.engine import open_served
+from pipeline.serve.service import ServeConfig, Service
 from tests.serve.conftest import WORLD, MakeClient, ScriptedGenerator
 
 FRANCE = "What is the capital of France?"
@@ -75,6 +77,25 @@ def test_session_follow_up_read_and_delete(client: TestClient) -> None:
     assert client.delete(f"/v1/sessions/{sid}").status_code == 204
     assert client.get(f"/v1/sessions/{sid}").status_code == 404
     assert client.post(f"/v1/sessions/{sid}/turns", json={"text": "hi"}).status_code == 404
+
+
+def test_sessions_survive_a_restart(kb_copy: Path, make_client: MakeClient) -> None:
+    service = Service(kb_copy, ServeConfig(), lambda: open_served(kb_copy, progress=False, embedder="hashing",
+                                                                  generator="off"))
+    with TestClient(create_app(service)) as first:
+        assert service.wait(60), service.error
+        sid = first.post("/v1/sessions").json()["id"]
+        empty = first.post("/v1/sessions").json()["id"]
+        assert first.post(f"/v1/sessions/{sid}/turns", json={"text": FRANCE}).json()["answers"][0]["label"] == "Paris"
+    client = make_client()  # a new server over the same knowledge base
+    assert client.get(f"/v1/sessions/{empty}").json()["turns"] == []
+    assert [t["question"] for t in client.get(f"/v1/sessions/{sid}").json()["turns"]] == [FRANCE]
+    follow = client.post(f"/v1/sessions/{sid}/turns", json={"text": "what about Germany?"}).json()
+    assert follow["resolved"] == "What is the capital of Germany?" and follow["answers"][0]["label"] == "Berlin"
+    assert client.delete(f"/v1/sessions/{sid}").status_code == 204
+    assert not (kb_copy / "sessions" / f"{sid}.json").exists()
+    assert client.get(f"/v1/sessions/{sid}").status_code == 404
+    assert client.get("/v1/sessions/..%2Fsecrets").status_code == 404
 
 
 def test_feedback_and_export(client: TestClient) -> None:

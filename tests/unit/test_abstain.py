@@ -99,3 +99,14 @@ def test_a_transliterated_chinese_name_is_not_answered_by_a_part_of_it(qa: KGQA)
 
     assert _transliterated("道格拉斯·亚当斯出生在哪里？", 1, 3) == "道格拉斯·亚当斯"
     assert _transliterated("道格拉斯·亚当斯出生在哪里？", 0, 8) is None and _transliterated("德国的人口", 0, 2) is None
+
+
+def test_a_chinese_relation_is_named_only_by_its_whole_label() -> None:
+    from pipeline.abstain import _named_relation
+
+    relations = {"P190": "友好城市", "P361": "隶属于", "P36": "首都", "P1082": "人口"}
+    on_path = stems("首都")
+    asked = stems("德国的首都是哪座城市？")
+    assert _named_relation(asked, relations, on_path, "德国的首都是哪座城市？") is None  # 城市 is not 友好城市
+    assert _named_relation(stems("属于哪国"), relations, set(), "埃施韦格属于哪国？") is None
+    assert _named_relation(stems("人口是多少"), relations, on_path, "德国的人口是多少？") == "人口"

@@ -1,4 +1,4 @@
-"""Intent recognition: rules where they are clear, the kNN classifier elsewhere, one test per intent."""
+"""Intent recognition: rules where they are clear, the trained classifier elsewhere, one test per intent."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from model.chinese import has_cjk
 from model.embedders import HashingEmbedder
-from pipeline.dialogue.intents import INTENTS, IntentClassifier, load_examples, rule
+from pipeline.dialogue.intents import INTENTS, IntentClassifier, load_examples, plain, rule
 
-SET = Path(__file__).resolve().parents[1] / "data" / "intents.jsonl"
+SET = Path(__file__).resolve().parents[1] / "data" / "intents_heldout.jsonl"
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +56,20 @@ def test_clarification_only_while_one_is_pending(classifier: IntentClassifier) -
 
 def test_the_held_out_set_is_large_bilingual_and_disjoint_from_the_examples() -> None:
     rows = [json.loads(line) for line in SET.read_text(encoding="utf-8").splitlines() if line]
-    examples = {t for t, _ in load_examples()}
-    assert len(rows) >= 300 and {r["intent"] for r in rows} == set(INTENTS)
-    assert {r["lang"] for r in rows} == {"en", "zh"} and not examples & {r["text"] for r in rows}
+    examples = load_examples()
+    assert len(rows) >= 150 and len(examples) >= 300 and {r["intent"] for r in rows} == set(INTENTS)
+    assert {i for _, i in examples} == set(INTENTS) and sum(has_cjk(t) for t, _ in examples) >= 100
+    assert {r["lang"] for r in rows} == {"en", "zh"}
+    assert not {plain(t) for t, _ in examples} & {plain(r["text"]) for r in rows}
     assert all(r["pending"] == (r["intent"] == "clarification") for r in rows)
+
+
+def test_the_trained_classifier_is_cached_by_examples_and_embedder(tmp_path: Path) -> None:
+    examples = load_examples()
+    first = IntentClassifier.fit(examples, HashingEmbedder(), cache=tmp_path)
+    assert len(list(tmp_path.glob("intents-*.npz"))) == 1
+    again = IntentClassifier.fit(examples, HashingEmbedder(), cache=tmp_path)
+    assert again.names == first.names and (again.weights == first.weights).all()
+    assert again.predict("what can you do?") == first.predict("what can you do?")
+    IntentClassifier.fit(examples[:-1], HashingEmbedder(), cache=tmp_path)  # other examples: another file
+    assert len(list(tmp_path.glob("intents-*.npz"))) == 2

@@ -310,3 +310,10 @@ def test_chat_streams_pieces_then_the_details(qa: KGQA) -> None:
     text = "".join(pieces)
     assert "The answer is William Dieterle [1].\n" in text and text.count("\n") == 2
     assert any("Answer: William Dieterle" in o for o in out) and "Hello!" in text
+
+
+def test_an_unknown_chinese_name_is_not_an_ellipsis_of_the_focus() -> None:
+    from pipeline.dialogue.followup import _unknown_name
+
+    assert _unknown_name("亚特兰蒂斯的首都是哪里？") and _unknown_name("What is the capital of Atlantis?")
+    assert not any(_unknown_name(t) for t in ("那个国家的首都是哪里？", "它的人口呢？", "首都呢？", "and its capital?"))

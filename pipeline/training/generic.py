@@ -85,7 +85,8 @@ def examples(sources: Sequence[Path], relation_labels: dict[str, str], per_sourc
         # topic answers allowed (most KBs allow them); a smaller candidate cap keeps dense KBs cheap
         maker = QuestionMaker(graph, SyntheticConfig(exclude_topic=False, max_candidates=MAX_CANDIDATES), seed + i)
         rng = random.Random(seed + i)
-        made = [(_fewer_negatives(e, NEGATIVES, rng), f"{source.name}:{t}") for e, t in maker.examples(per_source, progress)]
+        made = [(_fewer_negatives(e, NEGATIVES, rng), f"{source.name}:{t}")
+                for e, t in maker.examples(per_source, progress)]
         tr, va = split_topics(made, len(made))
         train += [(e, "") for e in tr]
         held += [(e, "") for e in va]
@@ -93,7 +94,7 @@ def examples(sources: Sequence[Path], relation_labels: dict[str, str], per_sourc
 
 
 def build(out: Path, per_source: int = 1500, templates: int = 1000, validation: int = 400, seed: int = 0,
-          progress: bool = True, config: HeadConfig = HeadConfig()) -> dict[str, Any]:
+          progress: bool = True, config: HeadConfig | None = None) -> dict[str, Any]:
     """Train the generic head into ``out``; returns its card."""
     labels = {k: v["label"] for k, v in json.loads((CODEX / "relations" / "en.json").read_text()).items()}
     sources = codex_sources()
@@ -110,7 +111,7 @@ def build(out: Path, per_source: int = 1500, templates: int = 1000, validation: 
                      "held_out_kbs": "MetaQA, the world KB, the Wikidata sample: nothing of theirs was read"},
             "started_from": "identity (zero-shot)"}
     return train_head([e for e, _ in train] + replay, [e for e, _ in held[:validation]], out, open_embedder("minilm"),
-                      config, None, progress, card)
+                      config or HeadConfig(), None, progress, card)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -9,9 +9,11 @@ trained on MetaQA dev questions of the train side of the split; the questions he
 side). Prints one markdown table of Hits@1 (per hop for MetaQA).
 
 KBs: MetaQA (../shared/data/metaqa, held-out dev questions, ``--limit`` per hop) and the bundled
-world KB (data/world.nt, tests/data/world_questions.tsv, questions written for this bench).
+world KB (data/world.nt, tests/data/world_questions.tsv) and the Wikidata sample
+(../shared/data/wikidata/json, 100 items, with property labels; tests/data/wikidata_questions.tsv),
+questions written for this bench. The generic adapter never saw any of these KBs.
 
-    python bench/adapt.py [--limit 1000] [--budget-minutes 12] [--kbs metaqa,world] [--json]
+    python bench/adapt.py [--limit 1000] [--budget-minutes 12] [--kbs metaqa,world,wikidata] [--json]
 """
 
 from __future__ import annotations
@@ -42,7 +44,10 @@ BENCHES = {
     "metaqa": Bench("metaqa", SHARED / "metaqa" / "kb.txt.gz",
                     tuple(SHARED / "metaqa" / h / "qa_dev.txt.gz" for h in HOPS), "metaqa"),
     "world": Bench("world", ROOT / "data" / "world.nt", (ROOT / "tests" / "data" / "world_questions.tsv",), "tsv"),
+    "wikidata": Bench("wikidata", SHARED / "wikidata" / "json" / "opentapioca_sample_wikidata_items.json.bz2",
+                      (ROOT / "tests" / "data" / "wikidata_questions.tsv",), "tsv"),
 }
+PROPERTY_LABELS = SHARED / "wikidata" / "properties" / "wikidata_properties_labels_en_zh.tsv"
 
 
 def _scorers(bench: Bench, kb: Path) -> dict[str, str]:
@@ -61,6 +66,7 @@ def _scorers(bench: Bench, kb: Path) -> dict[str, str]:
 
 def run(bench: Bench, root: Path, limit: int, budget: float, progress: bool) -> list[dict[str, Any]]:
     """One row per scorer: Hits@1 overall and per hop, on ``bench``'s questions."""
+    from kg.readers.base import ReaderOptions
     from pipeline import KGQA
     from pipeline.evaluation import metrics as ev
     from pipeline.evaluation.systems import KGQASystem
@@ -70,7 +76,10 @@ def run(bench: Bench, root: Path, limit: int, budget: float, progress: bool) -> 
 
     kb = root / bench.name
     with KGQA.open(kb, progress=progress) as qa:
-        qa.index(bench.source)
+        if bench.name == "wikidata":
+            qa.index(bench.source, "wikidata-json", ReaderOptions(property_labels=PROPERTY_LABELS))
+        else:
+            qa.index(bench.source)
     if not (kb / "learning" / "history.json").exists():
         adapt(kb, AdaptConfig(budget_minutes=budget), progress=progress)
     questions = load_questions(list(bench.questions), bench.fmt, limit=limit, seed=0)
@@ -96,7 +105,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--limit", type=int, default=1000, help="questions per file (MetaQA: per hop, held-out side)")
     parser.add_argument("--budget-minutes", type=float, default=12.0, help="kgqa adapt's budget per KB")
-    parser.add_argument("--kbs", default="metaqa,world")
+    parser.add_argument("--kbs", default="metaqa,world,wikidata")
     parser.add_argument("--root", type=Path, default=Path("/tmp/kgqa-bench/adapt"), help="knowledge bases cache")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()

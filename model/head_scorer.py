@@ -32,10 +32,11 @@ from kg.errors import KGQAError
 from model.base import Embedder
 from model.path_scorer import PathExample, check_examples, data_hash
 from model.prompts import VERBALIZATION, card_verbalization
-from model.scorer import HOP_PENALTY, ZeroShotPathScorer
+from model.scorer import COVERAGE, HOP_PENALTY, ZeroShotPathScorer
 
 log = logging.getLogger(__name__)
 HEAD_FILE = "head.npz"
+LEGACY_HOP_PENALTY = 0.1  # what heads whose card records none were trained and judged with
 
 
 def _unit(m: np.ndarray) -> np.ndarray:
@@ -49,8 +50,10 @@ class HeadPathScorer(ZeroShotPathScorer):
 
     def __init__(self, embedder: Embedder, w: np.ndarray, v: np.ndarray, card: Mapping[str, Any]) -> None:
         # the zero-shot hop prior stays: synthetic wordings teach hop counts that real questions do not share
+        # a head whose card predates ``coverage`` was judged without it
         super().__init__(embedder, verbalization=card_verbalization(card),
-                         hop_penalty=float(card.get("hop_penalty", HOP_PENALTY)))
+                         hop_penalty=float(card.get("hop_penalty", LEGACY_HOP_PENALTY)),
+                         coverage=float(card.get("coverage", 0.0)))
         self.w, self.v = w.astype(np.float32), v.astype(np.float32)
         self.card = dict(card)
         self.rules = dict(card.get("rules", {}))
@@ -178,7 +181,7 @@ def train_head(train: Sequence[PathExample], validation: Sequence[PathExample], 
             "kind": "scorer head (frozen encoder, linear maps)", "embedder": embedder.name,
             "settings": config.__dict__, "train_examples": len(train), "validation_examples": len(validation),
             "data_sha256": data_hash(list(train) + list(validation)), "verbalization": VERBALIZATION,
-            "hop_penalty": HOP_PENALTY,
+            "hop_penalty": HOP_PENALTY, "coverage": COVERAGE,
             "started_from": str(init) if init else "identity (zero-shot)",
             **{k: val for k, val in fit.items() if k != "best"}, **(card or {})}
     w_best, v_best = fit["best"]

@@ -56,7 +56,10 @@ class PathConfig:
         hop_penalty: subtracted from a path's score per hop beyond the first; a verbalized
             multi-hop path repeats relation words and would otherwise outscore the one-hop
             path a question asks for. None: the scorer's own ``hop_penalty`` (0.1 for the
-            zero-shot scorer, 0 for a trained one, which learns hop counts), else 0.1.
+            zero-shot scorer, 0 for a trained one, which learns hop counts).
+        coverage: weight of the score of a path's worst-matching single relation, added to
+            its score (each hop must match the question on its own). None: the scorer's own
+            ``coverage`` (0 unless set: measured, it helps some KBs and hurts others).
         search: ``beam`` (hop by hop, bounded work) or ``exhaustive`` (every enumerated path).
         hop_keep: relation paths of one hop extended by the next (beam search).
         hop_score: most relation paths of one hop (beyond the first) scored (beam search).
@@ -68,6 +71,7 @@ class PathConfig:
     exclude_topic: bool = False
     max_candidates: int = 2000
     hop_penalty: float | None = None
+    coverage: float | None = None
     search: Literal["beam", "exhaustive"] = "beam"
     hop_keep: int = 10
     hop_score: int = 32
@@ -139,15 +143,23 @@ class PathRetriever:
         penalty = self.config.hop_penalty
         return self.scorer.hop_penalty if penalty is None else penalty
 
+    def _coverage(self) -> float:
+        weight = self.config.coverage
+        return float(getattr(self.scorer, "coverage", 0.0)) if weight is None else weight
+
     def _score(self, question: str, counts: Sequence[PathCount]) -> list[tuple[PathCount, str, float]]:
-        """``counts`` with their texts and (hop-penalised) scores."""
+        """``counts`` with their texts and scores (hop penalty and coverage applied)."""
         if not counts:
             return []
         form = getattr(self.scorer, "verbalization", VERBALIZATION)  # a scorer reads its own form
         texts = [verbalize(c.path, self.labels, form) for c in counts]
-        penalty = self._penalty()
-        scores = self.scorer.score(question, texts)
-        return [(c, t, s - penalty * (len(c.path) - 1)) for c, t, s in zip(counts, texts, scores)]
+        penalty, weight = self._penalty(), self._coverage()
+        steps = list(dict.fromkeys(s for c in counts for s in c.path)) if weight else []
+        singles = [verbalize((s,), self.labels, form) for s in steps]
+        scores = list(self.scorer.score(question, texts + singles))  # one call: one question embedding
+        one = dict(zip(steps, scores[len(texts):]))
+        return [(c, t, s - penalty * (len(c.path) - 1) + (weight * min(one[x] for x in c.path) if weight else 0.0))
+                for c, t, s in zip(counts, texts, scores)]
 
     def _usable(self, count: PathCount) -> bool:
         return count.ends > 0

@@ -19,7 +19,7 @@ from model.head_scorer import HEAD_FILE, HeadConfig, HeadPathScorer, train_head
 from model.path_scorer import PathExample
 from model.prompts import LEGACY_VERBALIZATION, VERBALIZATION, check_card, verbalize
 from model.registry import SHIPPED_SCORER, auto_adapter, kb_fingerprint, read_history, trained_for
-from model.scorer import ZeroShotPathScorer
+from model.scorer import HOP_PENALTY, ZeroShotPathScorer
 from pipeline.cli import main
 from pipeline.training.adapt import AdaptConfig, adapt, split_topics
 from pipeline.training.supervision import SupervisionGraph
@@ -95,7 +95,7 @@ def test_identity_head_is_zero_shot_and_training_writes_a_loadable_head(tmp_path
                       progress=False, card={"rules": {"topic_answers": TOPIC_EXCLUDED}})
     assert (tmp_path / "head" / HEAD_FILE).exists() and info["validation_path_accuracy"] >= 0.99
     loaded = HeadPathScorer.load(tmp_path / "head", emb)
-    assert loaded.rules["topic_answers"] == TOPIC_EXCLUDED and loaded.hop_penalty == 0.1  # the card records it
+    assert loaded.rules["topic_answers"] == TOPIC_EXCLUDED and loaded.hop_penalty == HOP_PENALTY  # the card records it
     assert not list(tmp_path.glob(".head*"))  # no temporary left
 
 
@@ -161,3 +161,30 @@ def test_adapt_never_displaces_an_adapter_trained_on_real_questions() -> None:
     assert _trained_on_real_questions(HeadPathScorer(emb, eye, eye, {"questions": ["qa_dev.txt"]}))
     assert not _trained_on_real_questions(HeadPathScorer(emb, eye, eye, {"human_questions": 0}))
     assert not _trained_on_real_questions(ZeroShotPathScorer(emb))
+
+
+def test_coverage_weighs_the_worst_matching_hop_into_a_path_score() -> None:
+    from kg.stores.base import PathCount
+
+    class Words:
+        verbalization = VERBALIZATION
+        hop_penalty = 0.0
+        coverage = 1.0
+
+        def score(self, question: str, paths: list[str]) -> list[float]:
+            return [sum(w in question.split() for w in p.split()) / max(1, len(p.split())) for p in paths]
+
+    one, two = (Step("capital", True),), (Step("capital", True), Step("population", True))
+    counts = [PathCount(one, 1, 1), PathCount(two, 1, 1)]
+    scored = {len(c.path): s for c, _, s in PathRetriever(None, Words())._score("the capital", counts)}  # type: ignore[arg-type]
+    # "population" is not asked for: without coverage both read alike (0.5 each), with it one hop wins
+    assert scored[1] > scored[2]
+
+
+def test_generic_adapter_card_records_no_benchmark_questions() -> None:
+    from model.registry import GENERIC_SCORER
+
+    card = json.loads((GENERIC_SCORER / "card.json").read_text(encoding="utf-8"))
+    assert card["human_questions"] == 0 and card["benchmark_questions"] == 0 and "kb" not in card
+    assert all(len(d["sha256"]) == 64 for d in card["data"]["synthetic"]) and card["command"].startswith("python -m")
+    assert (GENERIC_SCORER / HEAD_FILE).stat().st_size < 2_000_000

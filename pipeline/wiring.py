@@ -47,7 +47,7 @@ def build_retriever(kb: KnowledgeBase, embedder_name: str, config: RetrieverConf
     seq = kb.store.applied_seq()
     linker, labels = _linker(kb.store, kb.directory / "linker", seq, progress)
     graph = open_index(kb.store, kb.directory / "graph_index")  # memory-mapped; rebuilt when the store moved on
-    vectors = kb.directory / "cache" / "vectors"
+    vectors = _vectors(kb.directory)
     scorer = _cached_paths(path_scorer(config.scorer, embedder, kb.directory, graph.predicates,
                                        lambda: SupervisionGraph.read(kb.store)), vectors)
     paths = PathRetriever(graph, scorer, config.paths, labels)
@@ -81,10 +81,15 @@ def path_scorer(setting: str, embedder: Embedder, kb_dir: Path | None = None, re
         return _about(load_adapter(adapter.path, embedder, base=adapter.base), why)
     if kb_dir is None or graph is None:
         return _about(ZeroShotPathScorer(embedder), "zero-shot: no knowledge base to check other scorers on")
-    if name == "minilm":
-        scorer, why = self_check(kb_dir, graph(), embedder)
+    if name == "minilm":  # through the KB's vector cache: both candidates read the same path vectors,
+        # and the chosen one finds them there at question time
+        scorer, why = self_check(kb_dir, graph(), CachedEmbedder(embedder, _vectors(kb_dir)))
         return _about(scorer, why)
     return _about(ZeroShotPathScorer(embedder), f"zero-shot: the adapters need MiniLM, the embedder is {name!r}")
+
+
+def _vectors(kb_dir: Path) -> Path:
+    return kb_dir / "cache" / "vectors"
 
 
 def _about(scorer: S, why: str) -> S:

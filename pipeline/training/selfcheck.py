@@ -16,6 +16,8 @@ from __future__ import annotations
 import json
 import logging
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -64,7 +66,8 @@ def self_check(kb_dir: Path, graph: SupervisionGraph, embedder: Embedder, device
     if cached is None:
         made = QuestionMaker(graph, seed=CHECK_SEED).examples(CHECK_QUESTIONS)
         examples = _sampled([e for e, _ in made], CHECK_NEGATIVES, random.Random(CHECK_SEED))
-        scores = {name: round(path_accuracy(s, examples), 3) for name, s in pool.items()}
+        with _quiet(embedder):  # one bar per scorer, not one per question's batch of paths
+            scores = {name: round(path_accuracy(s, examples, progress=True), 3) for name, s in pool.items()}
         choice = max(pool, key=lambda n: (scores[n], n == "zero-shot"))
         cached = {**key, "scores": scores, "choice": choice, "questions": len(made)}
         _write_cache(kb_dir, cached)
@@ -83,6 +86,20 @@ def current_scorer(kb_dir: Path, graph: SupervisionGraph, embedder: Embedder, de
         return scorer, describe(adapter, learning_dir(kb_dir))
     scorer, why = self_check(kb_dir, graph, embedder, device, base)
     return scorer, why.split(":", 1)[0]
+
+
+@contextmanager
+def _quiet(embedder: Embedder) -> Iterator[None]:
+    """``embedder`` (or the one it wraps) without its own progress bars for a while."""
+    inner: Any = getattr(embedder, "inner", embedder)
+    shown = getattr(inner, "progress", None)
+    if shown is not None:
+        inner.progress = False
+    try:
+        yield
+    finally:
+        if shown is not None:
+            inner.progress = shown
 
 
 def _sampled(examples: list[PathExample], negatives: int, rng: random.Random) -> list[PathExample]:

@@ -8,6 +8,7 @@ or damaged, it is simply absent (with one warning when damaged), and the caller 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -16,6 +17,11 @@ from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes (adapter cards record the data they were trained on)."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def write_atomic(path: Path, data: bytes | str) -> None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import hashlib
 import json
 import random
 import sys
@@ -28,11 +27,12 @@ from typing import Any
 
 import pyarrow as pa
 
+from kg.files import file_sha256
 from model.embedders import open_embedder
 from model.head_scorer import HeadConfig, train_head
 from model.path_scorer import PathExample
 from pipeline.training.supervision import EndSets, SupervisionGraph, generic_examples, read_relation_names
-from pipeline.training.synthetic import QuestionMaker, SyntheticConfig
+from pipeline.training.synthetic import QuestionMaker, SyntheticConfig, fewer_negatives
 from retrieval.graph_index import GraphIndex
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "wikidata"
@@ -63,16 +63,6 @@ def codex_sources(codex: Path = CODEX) -> list[Path]:
     return [codex / "triples" / "codex-s" / "train.txt"]
 
 
-def _fewer_negatives(e: PathExample, n: int, rng: random.Random) -> PathExample:
-    """At most ``n`` negatives (a dense KB offers hundreds; each is a text to embed)."""
-    negatives = list(e.negatives)
-    return e if len(negatives) <= n else PathExample(e.question, e.positives, tuple(rng.sample(negatives, n)))
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def examples(sources: Sequence[Path], relation_labels: dict[str, str], per_source: int, seed: int,
              progress: bool) -> tuple[list[tuple[PathExample, str]], list[tuple[PathExample, str]]]:
     """(train, validation) synthetic questions over ``sources``; validation topics are held out."""
@@ -85,7 +75,7 @@ def examples(sources: Sequence[Path], relation_labels: dict[str, str], per_sourc
         # topic answers allowed (most KBs allow them); a smaller candidate cap keeps dense KBs cheap
         maker = QuestionMaker(graph, SyntheticConfig(exclude_topic=False, max_candidates=MAX_CANDIDATES), seed + i)
         rng = random.Random(seed + i)
-        made = [(_fewer_negatives(e, NEGATIVES, rng), f"{source.name}:{t}")
+        made = [(fewer_negatives(e, NEGATIVES, rng), f"{source.name}:{t}")
                 for e, t in maker.examples(per_source, progress)]
         tr, va = split_topics(made, len(made))
         train += [(e, "") for e in tr]
@@ -104,10 +94,10 @@ def build(out: Path, per_source: int = 1500, templates: int = 1000, validation: 
     random.Random(seed).shuffle(held)
     card = {"command": "python -m pipeline.training.generic " + " ".join(sys.argv[1:]),
             "human_questions": 0, "benchmark_questions": 0,
-            "data": {"synthetic": [{"path": str(p.relative_to(SHARED.parent.parent)), "sha256": _sha256(p),
+            "data": {"synthetic": [{"path": str(p.relative_to(SHARED.parent.parent)), "sha256": file_sha256(p),
                                     "questions": per_source} for p in sources],
                      "templates": {"path": str(PROPERTIES.relative_to(SHARED.parent.parent)),
-                                   "sha256": _sha256(PROPERTIES), "questions": len(replay)},
+                                   "sha256": file_sha256(PROPERTIES), "questions": len(replay)},
                      "held_out_kbs": "MetaQA, the world KB, the Wikidata sample: nothing of theirs was read"},
             "started_from": "identity (zero-shot)"}
     return train_head([e for e, _ in train] + replay, [e for e, _ in held[:validation]], out, open_embedder("minilm"),

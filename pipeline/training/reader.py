@@ -16,7 +16,6 @@ Not done yet: synthetic questions generated from KB triples and descriptions (th
 from __future__ import annotations
 
 import argparse
-import hashlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from kg.files import file_sha256
 from model.reader import SHIPPED, SpanModel, fit, loss
 from pipeline.api import KGQA
 from pipeline.evaluation.passages import FORMATS, PassageQuestion, f1, load
@@ -91,10 +91,6 @@ def report(model: SpanModel, data: Sequence[Group]) -> dict[str, Any]:
             "loss": loss(model, [(x, y) for x, y, _, _ in data])}
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kb", type=Path, required=True, help="a KB indexed from the questions' corpora")
@@ -114,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         held = groups(qa, reader, [q for q in questions if split_of(q.text) == "heldout"])
     model = fit([(x, y) for x, y, _, _ in train], FEATURES, l2=args.l2)
     card = {"model": "linear span scorer (listwise softmax), model/reader.py", "features": list(FEATURES),
-            "data": [{"file": p.name, "sha256": _sha256(p)} for p in files],
+            "data": [{"file": p.name, "sha256": file_sha256(p)} for p in files],
             "split": "pipeline.questions.split_of: trained on 'train' (each question read twice: as retrieved, and "
                      "with the supporting paragraphs retrieval missed put in), scored on 'heldout' only (as retrieved)",
             "labels": f"token F1 with the best answer when >= {MATCH}, else 0",

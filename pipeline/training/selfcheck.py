@@ -18,13 +18,12 @@ import logging
 import random
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from kg.files import write_atomic
 from model.base import Embedder
-from model.path_scorer import PathExample, path_accuracy
+from model.path_scorer import path_accuracy
 from model.registry import (
     GENERIC_SCORER,
     auto_adapter,
@@ -36,7 +35,7 @@ from model.registry import (
 )
 from model.scorer import ZeroShotPathScorer
 from pipeline.training.supervision import SupervisionGraph
-from pipeline.training.synthetic import QuestionMaker
+from pipeline.training.synthetic import QuestionMaker, fewer_negatives
 
 log = logging.getLogger(__name__)
 AUTO_FILE = "auto.json"
@@ -65,7 +64,8 @@ def self_check(kb_dir: Path, graph: SupervisionGraph, embedder: Embedder, device
     cached = _read_cache(kb_dir, key)
     if cached is None:
         made = QuestionMaker(graph, seed=CHECK_SEED).examples(CHECK_QUESTIONS)
-        examples = _sampled([e for e, _ in made], CHECK_NEGATIVES, random.Random(CHECK_SEED))
+        rng = random.Random(CHECK_SEED)
+        examples = [fewer_negatives(e, CHECK_NEGATIVES, rng) for e, _ in made]
         with _quiet(embedder):  # one bar per scorer, not one per question's batch of paths
             scores = {name: round(path_accuracy(s, examples, progress=True), 3) for name, s in pool.items()}
         choice = max(pool, key=lambda n: (scores[n], n == "zero-shot"))
@@ -100,12 +100,6 @@ def _quiet(embedder: Embedder) -> Iterator[None]:
     finally:
         if shown is not None:
             inner.progress = shown
-
-
-def _sampled(examples: list[PathExample], negatives: int, rng: random.Random) -> list[PathExample]:
-    """The examples with at most ``negatives`` wrong paths each (a seeded sample, the same for every scorer)."""
-    return [e if len(e.negatives) <= negatives else replace(e, negatives=tuple(rng.sample(e.negatives, negatives)))
-            for e in examples]
 
 
 def _read_cache(kb_dir: Path, key: dict[str, Any]) -> dict[str, Any] | None:

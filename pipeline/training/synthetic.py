@@ -22,7 +22,7 @@ import re
 import sys
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from kg.stores.base import RelationPath
 from model.path_scorer import PathExample
@@ -172,3 +172,11 @@ class QuestionMaker:
                 bar.update(1)
         bar.close()
         return out
+
+
+def fewer_negatives(example: PathExample, n: int, rng: random.Random) -> PathExample:
+    """``example`` with at most ``n`` wrong paths, a sample drawn from ``rng`` (a dense KB offers
+    hundreds or thousands, and each is a text to embed)."""
+    if len(example.negatives) <= n:
+        return example
+    return replace(example, negatives=tuple(rng.sample(example.negatives, n)))

@@ -37,6 +37,7 @@ from model.scorer import COVERAGE, HOP_PENALTY, ZeroShotPathScorer
 log = logging.getLogger(__name__)
 HEAD_FILE = "head.npz"
 LEGACY_HOP_PENALTY = 0.1  # what heads whose card records none were trained and judged with
+HOP_PRIOR_HOPS = 3  # hop counts a learned hop prior covers (PathConfig.max_hops at most)
 
 
 def _unit(m: np.ndarray) -> np.ndarray:
@@ -48,13 +49,17 @@ def _unit(m: np.ndarray) -> np.ndarray:
 class HeadPathScorer(ZeroShotPathScorer):
     """Cosine of ``unit(q W)`` and ``unit(p V)`` over frozen embeddings; a ``PathScorer``."""
 
-    def __init__(self, embedder: Embedder, w: np.ndarray, v: np.ndarray, card: Mapping[str, Any]) -> None:
+    def __init__(self, embedder: Embedder, w: np.ndarray, v: np.ndarray, card: Mapping[str, Any],
+                 hops: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         # the zero-shot hop prior stays: synthetic wordings teach hop counts that real questions do not share
         # a head whose card predates ``coverage`` was judged without it
         super().__init__(embedder, verbalization=card_verbalization(card),
                          hop_penalty=float(card.get("hop_penalty", LEGACY_HOP_PENALTY)),
                          coverage=float(card.get("coverage", 0.0)))
         self.w, self.v = w.astype(np.float32), v.astype(np.float32)
+        # the learned hop prior: b[h] + q . u[:, h] is added to the score of an (h+1)-hop path
+        self.hops = None if hops is None else (hops[0].astype(np.float32), hops[1].astype(np.float32))
+        self._asked: tuple[str, np.ndarray] | None = None
         self.card = dict(card)
         self.rules = dict(card.get("rules", {}))
 
@@ -74,14 +79,30 @@ class HeadPathScorer(ZeroShotPathScorer):
         if arrays["w"].shape != (embedder.dimension, embedder.dimension):
             raise KGQAError(f"the head in {directory} is for {arrays['w'].shape[0]}-d embeddings, "
                             f"the embedder {embedder.name!r} gives {embedder.dimension}")
-        return cls(embedder, arrays["w"], arrays["v"], card)
+        hops = (arrays["u"], arrays["b"]) if "u" in arrays.files else None
+        return cls(embedder, arrays["w"], arrays["v"], card, hops)
 
     def path_vectors(self, texts: Sequence[str]) -> np.ndarray:
         return _unit(self.embedder.passage(texts) @ self.v)
 
     def question_vector(self, question: str) -> np.ndarray:
-        vector: np.ndarray = _unit(self.embedder.query([question]) @ self.w)[0]
+        vector: np.ndarray = _unit(self._raw(question)[None, :] @ self.w)[0]
         return vector
+
+    def hop_prior(self, question: str, max_hops: int = 3) -> np.ndarray:
+        if self.hops is None:
+            return super().hop_prior(question, max_hops)
+        u, b = self.hops
+        out = np.full(max_hops, -1.0, dtype=np.float32)  # hops beyond what it learned: strongly disfavoured
+        known = min(max_hops, len(b))
+        out[:known] = (b + self._raw(question) @ u)[:known]
+        return out
+
+    def _raw(self, question: str) -> np.ndarray:
+        """The question's frozen embedding (the last one is kept: ``score`` and ``hop_prior`` both need it)."""
+        if self._asked is None or self._asked[0] != question:
+            self._asked = (question, self.embedder.query([question])[0].astype(np.float32))
+        return self._asked[1]
 
 
 @dataclass(frozen=True)
@@ -96,12 +117,13 @@ class HeadConfig:
     eval_every: int = 25
     patience: int = 4
     train_paths: bool = False  # learn the path map too (it fits the synthetic wording, measured worse)
+    hop_prior: bool = True  # learn a hop prior from the question's wording (when every example records hops)
     max_seconds: float | None = None  # stop after this long, keeping the best state so far
     seed: int = 0
 
 
 class _Data:
-    """Examples as indices into embedded question and path tables."""
+    """Examples as indices into embedded question and path tables (and each path's hop count)."""
 
     def __init__(self, examples: Sequence[PathExample], embedder: Embedder, progress: bool) -> None:
         texts = sorted({t for e in examples for t in (*e.positives, *e.negatives)})
@@ -112,6 +134,12 @@ class _Data:
         self.questions = _embed(embedder.query, questions, "embedding questions", progress)
         self.rows = [(qindex[e.question], [self.index[t] for t in e.positives],
                       [self.index[t] for t in e.negatives]) for e in examples]
+        hops = np.ones(len(texts), dtype=np.int64)
+        for e in examples:
+            for t, h in zip((*e.positives, *e.negatives), e.hops):
+                hops[self.index[t]] = h
+        self.hops = hops - 1  # index into the hop prior
+        self.with_hops = bool(examples) and all(len(e.hops) == len(e.positives) + len(e.negatives) for e in examples)
 
 
 def _embed(fn: Any, texts: list[str], desc: str, progress: bool, batch: int = 256) -> np.ndarray:
@@ -122,21 +150,33 @@ def _embed(fn: Any, texts: list[str], desc: str, progress: bool, batch: int = 25
     return np.concatenate(parts).astype(np.float32) if parts else np.zeros((0, 1), dtype=np.float32)
 
 
-def _accuracy(data: _Data, w: Any, v: Any) -> float:
+def _scores(data: _Data, qrows: Sequence[int], used: Sequence[int], params: Mapping[str, Any]) -> Any:
+    """Scores (questions ``qrows`` x paths ``used``): cosine of the mapped vectors, plus the hop prior."""
+    import torch
+
+    raw = torch.from_numpy(data.questions[list(qrows)])
+    q = torch.nn.functional.normalize(raw @ params["w"], dim=-1)
+    p = torch.nn.functional.normalize(torch.from_numpy(data.paths[list(used)]) @ params["v"], dim=-1)
+    sims = q @ p.T
+    if "u" in params:
+        prior = raw @ params["u"] + params["b"]  # (questions, hops)
+        sims = sims + prior[:, torch.from_numpy(data.hops[list(used)])]
+    return sims
+
+
+def _accuracy(data: _Data, params: Mapping[str, Any]) -> float:
     import torch
 
     with torch.no_grad():
-        q = torch.nn.functional.normalize(torch.from_numpy(data.questions) @ w, dim=-1)
-        p = torch.nn.functional.normalize(torch.from_numpy(data.paths) @ v, dim=-1)
         right = 0
         for qi, pos, neg in data.rows:
-            s = p[pos + neg] @ q[qi]
+            s = _scores(data, [qi], pos + neg, params)[0]
             right += bool(s[: len(pos)].max() >= s.max())  # a tie goes to the positive
     return right / max(1, len(data.rows))
 
 
-def _loss(data: _Data, batch: Sequence[tuple[int, list[int], list[int]]], w: Any, v: Any, cfg: HeadConfig,
-          negatives: int = 63) -> Any:
+def _loss(data: _Data, batch: Sequence[tuple[int, list[int], list[int]]], params: Mapping[str, Any],
+          cfg: HeadConfig, negatives: int = 63) -> Any:
     """Softmax loss of a batch: each question's positives against (at most ``negatives``) sampled negatives."""
     import random
 
@@ -146,21 +186,38 @@ def _loss(data: _Data, batch: Sequence[tuple[int, list[int], list[int]]], w: Any
     rows = [(qi, pos[:4], rng.sample(neg, min(negatives, len(neg)))) for qi, pos, neg in batch]
     used = sorted({j for _, pos, neg in rows for j in (*pos, *neg)})
     at = {j: i for i, j in enumerate(used)}
-    p = torch.nn.functional.normalize(torch.from_numpy(data.paths[used]) @ v, dim=-1)
-    q = torch.nn.functional.normalize(torch.from_numpy(data.questions[[r[0] for r in rows]]) @ w, dim=-1)
-    sims = q @ p.T * cfg.scale
+    sims = _scores(data, [r[0] for r in rows], used, params) * cfg.scale
     losses = []
     for i, (_, pos, neg) in enumerate(rows):
         logits = sims[i, [at[j] for j in (*pos, *neg)]]
         losses.append(torch.logsumexp(logits, 0) - torch.logsumexp(logits[: len(pos)], 0))
-    eye = torch.eye(w.shape[0])
-    return torch.stack(losses).mean() + cfg.decay * (((w - eye) ** 2).sum() + ((v - eye) ** 2).sum())
+    eye = torch.eye(params["w"].shape[0])
+    decay = ((params["w"] - eye) ** 2).sum() + ((params["v"] - eye) ** 2).sum()
+    if "u" in params:
+        decay = decay + (params["u"] ** 2).sum()
+    return torch.stack(losses).mean() + cfg.decay * decay
+
+
+def _start(init: Path | None, d: int, cfg: HeadConfig, with_hops: bool) -> dict[str, Any]:
+    """The trainable parameters, from ``init`` (its hop prior too, when it has one) or the identity."""
+    import torch
+
+    start = {"w": np.eye(d), "v": np.eye(d)} if init is None else _arrays(init)
+    params = {"w": torch.tensor(start["w"], dtype=torch.float32, requires_grad=True),
+              "v": torch.tensor(start["v"], dtype=torch.float32, requires_grad=cfg.train_paths)}
+    if cfg.hop_prior and with_hops:
+        u = start.get("u", np.zeros((d, HOP_PRIOR_HOPS)))
+        b = start.get("b", -HOP_PENALTY * np.arange(HOP_PRIOR_HOPS))  # the zero-shot prior to start with
+        params["u"] = torch.tensor(u, dtype=torch.float32, requires_grad=True)
+        params["b"] = torch.tensor(b, dtype=torch.float32, requires_grad=True)
+    return params
 
 
 def train_head(train: Sequence[PathExample], validation: Sequence[PathExample], out: str | Path, embedder: Embedder,
                config: HeadConfig = HeadConfig(), init: str | Path | None = None, progress: bool = True,
                card: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Learn the two maps; keep the state with the best validation path accuracy; write ``out`` atomically.
+    """Learn the two maps (and the hop prior when every example records its paths' hops); keep the
+    state with the best validation path accuracy; write ``out`` atomically.
 
     Raises:
         KGQAError: no training examples, or an example without positives or negatives.
@@ -171,69 +228,74 @@ def train_head(train: Sequence[PathExample], validation: Sequence[PathExample], 
     torch.manual_seed(config.seed)
     data, held = _Data(train, embedder, progress), _Data(validation, embedder, progress)
     d = data.paths.shape[1]
-    start_w, start_v = (np.eye(d), np.eye(d)) if init is None else _arrays(Path(init))
-    w = torch.tensor(start_w, dtype=torch.float32, requires_grad=True)
-    v = torch.tensor(start_v, dtype=torch.float32, requires_grad=config.train_paths)
+    params = _start(Path(init) if init else None, d, config, data.with_hops and (held.with_hops or not validation))
     eye = torch.eye(d)
-    identity = _accuracy(held, eye, eye)  # zero-shot cosine scoring's accuracy on the same slice
-    fit = _fit(data, held, w, v, config, progress)
+    zero_shot = {"w": eye, "v": eye}
+    if "u" in params:
+        zero_shot.update(u=torch.zeros(d, HOP_PRIOR_HOPS), b=-HOP_PENALTY * torch.arange(HOP_PRIOR_HOPS))
+    identity = _accuracy(held, zero_shot)  # zero-shot scoring's accuracy (with its hop penalty) on the same slice
+    fit = _fit(data, held, params, config, progress)
     info = {"zero_shot_validation_path_accuracy": round(identity, 4),
             "kind": "scorer head (frozen encoder, linear maps)", "embedder": embedder.name,
             "settings": config.__dict__, "train_examples": len(train), "validation_examples": len(validation),
             "data_sha256": data_hash(list(train) + list(validation)), "verbalization": VERBALIZATION,
             "hop_penalty": HOP_PENALTY, "coverage": COVERAGE,
+            "hop_prior": "learned from the questions' wording" if "u" in params else "fixed (hop_penalty)",
             "started_from": str(init) if init else "identity (zero-shot)",
             **{k: val for k, val in fit.items() if k != "best"}, **(card or {})}
-    w_best, v_best = fit["best"]
-    _save(out, w_best, v_best, info)
+    _save(out, fit["best"], info)
     return info
 
 
-def _fit(data: _Data, held: _Data, w: Any, v: Any, cfg: HeadConfig, progress: bool) -> dict[str, Any]:
+def _fit(data: _Data, held: _Data, params: dict[str, Any], cfg: HeadConfig, progress: bool) -> dict[str, Any]:
     import random
 
     import torch
     from tqdm import tqdm
 
     rng = random.Random(cfg.seed)
-    optimizer = torch.optim.Adam([w, v] if cfg.train_paths else [w], lr=cfg.lr)
-    best = (_accuracy(held, w, v), w.detach().clone(), v.detach().clone())
+    optimizer = torch.optim.Adam([p for p in params.values() if p.requires_grad], lr=cfg.lr)
+
+    def snapshot() -> dict[str, np.ndarray]:
+        return {k: p.detach().clone().numpy() for k, p in params.items()}
+
+    best = (_accuracy(held, params), snapshot())
     checks = [{"step": 0, "validation_path_accuracy": round(best[0], 4)}]
     stale, began, stopped = 0, time.perf_counter(), "steps"
     bar = tqdm(range(1, cfg.steps + 1), desc="training head", disable=not progress, file=sys.stderr, leave=False)
     for step in bar:
-        loss = _loss(data, rng.sample(data.rows, min(cfg.batch_size, len(data.rows))), w, v, cfg)
+        loss = _loss(data, rng.sample(data.rows, min(cfg.batch_size, len(data.rows))), params, cfg)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         if step % cfg.eval_every == 0 or step == cfg.steps:
-            acc = _accuracy(held, w, v)
+            acc = _accuracy(held, params)
             checks.append({"step": step, "loss": round(float(loss.detach()), 4),
                            "validation_path_accuracy": round(acc, 4)})
             bar.set_postfix(best=f"{best[0]:.3f}", acc=f"{acc:.3f}")
-            best, stale = ((acc, w.detach().clone(), v.detach().clone()), 0) if acc > best[0] else (best, stale + 1)
+            best, stale = ((acc, snapshot()), 0) if acc > best[0] else (best, stale + 1)
             if stale > cfg.patience:
                 stopped = "patience"
                 break
         if cfg.max_seconds is not None and time.perf_counter() - began > cfg.max_seconds:
             stopped = "time budget"
             break
-    return {"checks": checks, "validation_path_accuracy": round(best[0], 4), "stopped": stopped,
-            "best": (best[1].numpy(), best[2].numpy())}
+    return {"checks": checks, "validation_path_accuracy": round(best[0], 4), "stopped": stopped, "best": best[1]}
 
 
-def _arrays(directory: Path) -> tuple[np.ndarray, np.ndarray]:
+def _arrays(directory: Path) -> dict[str, np.ndarray]:
     arrays = np.load(directory / HEAD_FILE)
-    return arrays["w"].astype(np.float32), arrays["v"].astype(np.float32)
+    return {k: arrays[k].astype(np.float32) for k in arrays.files}
 
 
-def _save(out: str | Path, w: np.ndarray, v: np.ndarray, card: Mapping[str, Any]) -> None:
+def _save(out: str | Path, arrays: Mapping[str, np.ndarray], card: Mapping[str, Any]) -> None:
     """Head + card into a temporary sibling directory, then swapped in (never half-written)."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        np.savez(tmp / HEAD_FILE, w=w.astype(np.float16), v=v.astype(np.float16))
+        stored: dict[str, Any] = {k: a.astype(np.float16 if k in ("w", "v") else np.float32) for k, a in arrays.items()}
+        np.savez(tmp / HEAD_FILE, **stored)
         (tmp / "card.json").write_text(json.dumps(card, indent=1, default=str) + "\n", encoding="utf-8")
         if out.exists():
             shutil.rmtree(out)

@@ -52,6 +52,7 @@ class PathExample:
     question: str
     positives: tuple[str, ...]
     negatives: tuple[str, ...]
+    hops: tuple[int, ...] = ()  # hop count of each path, positives then negatives (empty: not known)
 
 
 def minilm_path() -> Path:
@@ -185,8 +186,8 @@ def check_examples(train: Sequence[PathExample], empty: str) -> None:
 def path_accuracy(scorer: PathScorer, examples: Sequence[PathExample], progress: bool = False) -> float:
     """Share of ``examples`` whose best-scored candidate path is a positive; a tie goes to the positive.
 
-    Any scorer works (zero-shot, trained, a fake); scores are the scorer's own, without the
-    retriever's hop penalty.
+    Any scorer works (zero-shot, trained, a fake); scores are the scorer's own, plus its hop
+    prior (``hop_prior``, as the retriever adds it) where the example records its paths' hops.
     """
     from tqdm import tqdm
 
@@ -195,6 +196,10 @@ def path_accuracy(scorer: PathScorer, examples: Sequence[PathExample], progress:
     right = 0
     for e in tqdm(examples, desc="path accuracy", disable=not progress, file=sys.stderr, leave=False):
         scores = list(scorer.score(e.question, [*e.positives, *e.negatives]))
+        prior = getattr(scorer, "hop_prior", None)
+        if e.hops and callable(prior):
+            bias = prior(e.question, max(e.hops))
+            scores = [s + float(bias[h - 1]) for s, h in zip(scores, e.hops)]
         right += max(range(len(scores)), key=scores.__getitem__) < len(e.positives)
     return right / len(examples)
 

@@ -58,6 +58,12 @@ class ZeroShotPathScorer:
         scores: list[float] = (matrix @ q).astype(float).tolist()
         return scores
 
+    def hop_prior(self, question: str, max_hops: int = 3) -> np.ndarray:
+        """What is added to the score of a path of 1..``max_hops`` hops for ``question`` (index
+        hops - 1): here the fixed ``hop_penalty`` per hop beyond the first; a head trained with a
+        hop prior (model/head_scorer.py) makes it depend on the question's wording."""
+        return -self.hop_penalty * np.arange(max_hops, dtype=np.float32)
+
     def path_vectors(self, texts: Sequence[str]) -> np.ndarray:
         """Unit vectors of verbalized paths (cached by ``score``); a subclass may map them."""
         return self.embedder.passage(texts)

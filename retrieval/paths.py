@@ -153,13 +153,23 @@ class PathRetriever:
             return []
         form = getattr(self.scorer, "verbalization", VERBALIZATION)  # a scorer reads its own form
         texts = [verbalize(c.path, self.labels, form) for c in counts]
-        penalty, weight = self._penalty(), self._coverage()
+        weight = self._coverage()
+        prior = self._prior(question)
         steps = list(dict.fromkeys(s for c in counts for s in c.path)) if weight else []
         singles = [verbalize((s,), self.labels, form) for s in steps]
         scores = list(self.scorer.score(question, texts + singles))  # one call: one question embedding
         one = dict(zip(steps, scores[len(texts):]))
-        return [(c, t, s - penalty * (len(c.path) - 1) + (weight * min(one[x] for x in c.path) if weight else 0.0))
+        return [(c, t, s + prior[len(c.path) - 1] + (weight * min(one[x] for x in c.path) if weight else 0.0))
                 for c, t, s in zip(counts, texts, scores)]
+
+    def _prior(self, question: str) -> list[float]:
+        """Added to a path's score per hop count (index hops - 1): the configured penalty, else the
+        scorer's own prior (``hop_prior``: fixed, or learned from the question's wording)."""
+        hops = self.config.max_hops
+        learned = getattr(self.scorer, "hop_prior", None)
+        if self.config.hop_penalty is None and callable(learned):
+            return [float(x) for x in learned(question, hops)]
+        return [-self._penalty() * h for h in range(hops)]
 
     def _usable(self, count: PathCount) -> bool:
         return count.ends > 0

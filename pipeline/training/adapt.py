@@ -173,7 +173,8 @@ def _train_and_judge(root: Path, graph: SupervisionGraph, maker: QuestionMaker, 
     init = GENERIC_SCORER if (GENERIC_SCORER / HEAD_FILE).exists() and embedder == "minilm" else None
     left = config.budget_minutes * 60 - (time.perf_counter() - start)
     embedding = (len(train) + len(replay) + len(validation)) * 0.02  # seconds, measured on 2 busy cores
-    train_cfg = dataclasses.replace(config.train, max_seconds=max(20.0, left - embedding - 20), seed=config.seed)
+    floor = min(20.0, config.budget_minutes * 60 * 0.25)  # some training even when reading the KB took the budget
+    train_cfg = dataclasses.replace(config.train, max_seconds=max(floor, left - embedding - 20), seed=config.seed)
     rules = _rules(maker, made)
     started = init.name if init else "the identity (zero-shot scoring)"
     card = {"command": "kgqa adapt", "learning_run": run, "started_from": started,

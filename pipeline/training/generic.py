@@ -38,6 +38,7 @@ from retrieval.graph_index import GraphIndex
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "wikidata"
 CODEX = SHARED / "codex"
 PROPERTIES = SHARED / "properties" / "wikidata_properties_labels_en_zh.tsv"
+ALIASES = SHARED / "properties" / "wikidata_properties_npm-1.0.0.selected-langs.jsonl.gz"
 MAX_CANDIDATES = 200  # relation paths around a synthetic topic (CoDEx is dense: thousands otherwise)
 NEGATIVES = 48
 
@@ -56,6 +57,18 @@ def triples_graph(path: Path, relation_labels: dict[str, str]) -> SupervisionGra
     n = len(s)
     index = GraphIndex.from_edges(s, p, o, list(range(n)), [None] * n, [None] * n, [None] * n)
     return SupervisionGraph(index, EndSets(table), {}, relation_labels, tuple(sorted(set(p))), {})
+
+
+def read_aliases(path: Path = ALIASES) -> dict[str, list[str]]:
+    """English label -> English aliases of every Wikidata property (the npm package's JSON lines)."""
+    out: dict[str, list[str]] = {}
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        for line in fh:
+            item = json.loads(line)
+            label = item.get("labels", {}).get("en")
+            if label and item.get("aliases", {}).get("en"):
+                out[label] = list(item["aliases"]["en"])
+    return out
 
 
 def codex_sources(codex: Path = CODEX) -> list[Path]:
@@ -90,7 +103,8 @@ def build(out: Path, per_source: int = 1500, templates: int = 1000, validation: 
     sources = codex_sources()
     train, held = examples(sources, labels, per_source, seed, progress)
     names = read_relation_names(PROPERTIES)
-    replay = generic_examples(names, templates, seed)
+    aliases = read_aliases() if ALIASES.exists() else {}
+    replay = generic_examples(names, templates, seed, aliases=aliases)
     random.Random(seed).shuffle(held)
     card = {"command": "python -m pipeline.training.generic " + " ".join(sys.argv[1:]),
             "human_questions": 0, "benchmark_questions": 0,
@@ -98,6 +112,8 @@ def build(out: Path, per_source: int = 1500, templates: int = 1000, validation: 
                                     "questions": per_source} for p in sources],
                      "templates": {"path": str(PROPERTIES.relative_to(SHARED.parent.parent)),
                                    "sha256": file_sha256(PROPERTIES), "questions": len(replay)},
+                     "aliases": {"path": str(ALIASES.relative_to(SHARED.parent.parent)),
+                                 "sha256": file_sha256(ALIASES), "properties": len(aliases)} if aliases else None,
                      "held_out_kbs": "MetaQA, the world KB, the Wikidata sample: nothing of theirs was read"},
             "started_from": "identity (zero-shot)"}
     return train_head([e for e, _ in train] + replay, [e for e, _ in held[:validation]], out, open_embedder("minilm"),

@@ -19,7 +19,7 @@ import logging
 import random
 import sys
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -209,25 +209,32 @@ _TWO_HOP = ("what is the {r2} of the {r1} of", "the {r1} of has which {r2}", "{r
             "what {r2} does the {r1} of have")
 
 
-def generic_examples(relation_names: Sequence[str], n: int, seed: int = 0, negatives: int = 31) -> list[PathExample]:
+def generic_examples(relation_names: Sequence[str], n: int, seed: int = 0, negatives: int = 31,
+                     aliases: Mapping[str, Sequence[str]] | None = None) -> list[PathExample]:
     """Templated questions over many relation names (e.g. all Wikidata property labels).
 
     Mixed into domain data so that the adapter keeps what zero-shot scoring does well on any KB
     (a question's relation words match the path's) and learns the hop order ("the r2 of the r1
     of X" is ``r2 of r1``, not ``r1 of r2``), instead of forgetting relations MetaQA lacks.
+    With ``aliases`` (name -> other names people use for it: Wikidata's property aliases) half
+    the one-hop questions name the relation by an alias, so paraphrases are learned too.
     """
     rng = random.Random(seed)
     names = sorted({r.strip().lower() for r in relation_names if r.strip()})
+    other = {k.lower(): [a for a in v if a.strip()] for k, v in (aliases or {}).items()}
     out = []
     for _ in range(n if len(names) > 2 else 0):
         r1, r2 = rng.sample(names, 2)
         if rng.random() < 0.6:
-            question, positive, hard = rng.choice(_ONE_HOP).format(r=r1), r1, [r2, f"{r1} of {r2}"]
+            said = rng.choice(other[r1]) if other.get(r1) and rng.random() < 0.5 else r1
+            question, positive, hard = rng.choice(_ONE_HOP).format(r=said), r1, {r2: 1, f"{r1} of {r2}": 2}
         else:
             question, positive = rng.choice(_TWO_HOP).format(r1=r1, r2=r2), f"{r2} of {r1}"
-            hard = [f"{r1} of {r2}", r1, r2]
-        others = [r for r in rng.sample(names, min(negatives, len(names))) if r not in (r1, r2)]
-        out.append(PathExample(question, (positive,), tuple(dict.fromkeys(hard + others))[:negatives]))
+            hard = {f"{r1} of {r2}": 2, r1: 1, r2: 1}
+        others = {r: 1 for r in rng.sample(names, min(negatives, len(names))) if r not in (r1, r2)}
+        wrong = list({**hard, **others}.items())[:negatives]
+        hops = (1 if positive == r1 else 2, *(h for _, h in wrong))
+        out.append(PathExample(question, (positive,), tuple(t for t, _ in wrong), hops))
     return out
 
 

@@ -75,41 +75,90 @@ def _kind(label: str) -> str:
     return "number" if _NUMBER.match(text) else "entity"
 
 
+def _forms(name: str) -> tuple[str, str | None]:
+    """(noun, participle) of a relation name: ``has genre`` -> ("genre", None), ``directed by`` ->
+    ("directed by", "directed"); the participle words questions as people do ("what has X directed")."""
+    words = name.split()
+    if len(words) > 1 and words[0] in ("has", "have", "is", "in"):
+        return " ".join(words[1:]), None
+    if len(words) > 1 and words[-1] == "by":
+        return name, " ".join(words[:-1])
+    return name, None
+
+
+def _hop(np: str, forward: bool, name: str, first: bool, rng: random.Random) -> str:
+    """The noun phrase one more hop from ``np``."""
+    noun, participle = _forms(name)
+    if forward:
+        forms = ["the {o} of {p}", "the {o} of {p}", "{p}'s {o}" if first else "the {o} of {p}"]
+        if participle:
+            forms += ["the ones {p} is {n}", "whoever {p} was {n}"]
+        if name.startswith("in "):
+            forms += ["the {o} {p} is in"]
+    else:
+        forms = ["the things with {n} {p}", "what has {n} {p}", "those whose {o} is {p}", "things {n} {p}",
+                 "the ones that have {p} as {o}", "the things whose {o} is {p}"]
+        if participle:
+            forms += ["the things {n} {p}", "what {p} {v}", "the ones {v} by {p}", "everything {p} {v}"]
+    return rng.choice(forms).format(n=name, o=noun, v=participle, p=np)
+
+
+_SHARE = ("the things that share {o} with {p}", "other things with the same {o} as {p}",
+          "the ones whose {o} is also the {o} of {p}", "things sharing a {o} with {p}",
+          "what else has the same {o} as {p}", "things with {o} in common with {p}")
+
+
 def _phrase(topic: str, path: RelationPath, names: Sequence[str], rng: random.Random) -> str:
-    """A noun phrase for the end set of ``path`` from ``topic``, built hop by hop."""
-    np = topic
-    for i, (step, name) in enumerate(zip(path, names)):
-        if step.forward:
-            forms = ["the {n} of {p}", "the {n} of {p}", "{p}'s {n}" if i == 0 else "the {n} of {p}"]
-        else:
-            forms = ["the things with {n} {p}", "what has {n} {p}", "those whose {n} is {p}", "things {n} {p}",
-                     "the ones that have {p} as {n}"]
-        np = rng.choice(forms).format(n=name, p=np)
+    """A noun phrase for the end set of ``path`` from ``topic``, built hop by hop; a hop and its
+    reverse ("r" then "r" walked back, the things that share r with X) are worded together."""
+    np, i = topic, 0
+    while i < len(path):
+        step, name = path[i], names[i]
+        back = i + 1 < len(path) and path[i + 1].predicate == step.predicate and path[i + 1].forward != step.forward
+        if back and rng.random() < 0.75:
+            np = rng.choice(_SHARE).format(o=_forms(name)[0], p=np)
+            i += 2
+            continue
+        np = _hop(np, step.forward, name, i == 0, rng)
+        i += 1
     return np
 
 
 _WRAP = ("what is {np}", "what are {np}", "who is {np}", "which are {np}", "name {np}", "{np}?", "list {np}",
-         "tell me {np}", "do you know {np}", "what would be {np}", "{np}")
+         "tell me {np}", "do you know {np}", "what would be {np}", "{np}", "who are {np}", "which ones are {np}")
 _ONE_FORWARD = ("what {n} does {t} have", "{t} has what {n}", "which {n} does {t} have", "what is {t}'s {n}",
                 "{t}'s {n}?", "what is the {n} for {t}", "what {n} is {t} associated with")
 _ONE_BACK = ("what has {t} as {n}", "which ones have {n} {t}", "what is {n} {t}", "{t} is the {n} of what",
              "what things are {n} {t}", "which have {t} as their {n}", "what does {t} relate to by {n}")
+_ONE_FORWARD_VERB = ("by whom was {t} {v}", "who is {t} {n}", "{t} was {n} whom", "who {v} {t}")
+_ONE_BACK_VERB = ("what was {n} {t}", "what has {t} {v}", "what did {t} get {v}", "{t} {v} what",
+                  "which things were {n} {t}")
 _TWO = ("what {n2} does the {n1} of {t} have", "{t}'s {n1} has which {n2}", "which {n2} belongs to the {n1} of {t}",
         "the {n1} of {t} has what {n2}", "what is the {n2} of {t}'s {n1}")
 _TYPED = {"date": ("when is the {n} of {t}", "what year is the {n} of {t}", "when was {t}'s {n}"),
           "number": ("how many {n} does {t} have", "what number is the {n} of {t}", "how much is the {n} of {t}")}
+_TYPED_NP = {"date": ("when is the {n} of {np}", "in what year was the {n} of {np}", "when were {np} from"),
+             "number": ("how many {n} do {np} have", "what is the {n} of {np}")}
 
 
 def word(topic: str, path: RelationPath, names: Sequence[str], kind: str, rng: random.Random) -> str:
     """One question about the end set of ``path`` from ``topic``, in a randomly chosen wording."""
     first_forward = path[0].forward
     roll = rng.random()
+    noun, participle = _forms(names[0])
     if len(path) == 1 and roll < 0.45:
         if first_forward and kind in _TYPED and rng.random() < 0.6:
-            return rng.choice(_TYPED[kind]).format(n=names[0], t=topic)
-        return rng.choice(_ONE_FORWARD if first_forward else _ONE_BACK).format(n=names[0], t=topic)
+            return rng.choice(_TYPED[kind]).format(n=noun, t=topic)
+        if participle and rng.random() < 0.5:
+            forms = _ONE_FORWARD_VERB if first_forward else _ONE_BACK_VERB
+            return rng.choice(forms).format(n=names[0], v=participle, t=topic)
+        return rng.choice(_ONE_FORWARD if first_forward else _ONE_BACK).format(n=noun if first_forward else names[0],
+                                                                               t=topic)
     if len(path) == 2 and path[0].forward and path[1].forward and roll < 0.4:
-        return rng.choice(_TWO).format(n1=names[0], n2=names[1], t=topic)
+        return rng.choice(_TWO).format(n1=_forms(names[0])[0], n2=_forms(names[1])[0], t=topic)
+    if len(path) > 1 and path[-1].forward and kind in _TYPED_NP and roll < 0.6:
+        inner = _phrase(topic, path[:-1], names[:-1], rng)
+        return rng.choice(_TYPED_NP[kind]).format(n=_forms(names[-1])[0], np=inner)
     return rng.choice(_WRAP).format(np=_phrase(topic, path, names, rng))
 
 
@@ -143,10 +192,13 @@ class QuestionMaker:
         path = self.rng.choices(pool, weights)[0]
         self.chosen[path] += 1
         form = cfg.verbalization
-        positives = tuple(dict.fromkeys(verbalize(p, self.graph.relations, form) for p, e in ends.items()
-                                        if e == ends[path] and len(p) == hops))
-        negatives = tuple(dict.fromkeys(t for p, e in ends.items() if e != ends[path]
-                                        for t in [verbalize(p, self.graph.relations, form)] if t not in positives))
+        texts = {p: verbalize(p, self.graph.relations, form) for p in ends}
+        positive = {texts[p]: len(p) for p, e in ends.items() if e == ends[path] and len(p) == hops}
+        negative: dict[str, int] = {}
+        for p, e in ends.items():
+            if e != ends[path] and texts[p] not in positive:
+                negative.setdefault(texts[p], len(p))
+        positives, negatives = tuple(positive), tuple(negative)
         if not negatives:
             return None
         label = self.graph.labels.get(topic, topic)
@@ -154,7 +206,7 @@ class QuestionMaker:
                     self.rng)
         at = text.find(label)
         masked = mask(text, [(at, at + len(label))]) if at >= 0 else text
-        return PathExample(masked or text, positives, negatives), path
+        return PathExample(masked or text, positives, negatives, (*positive.values(), *negative.values())), path
 
     def examples(self, n: int, progress: bool = False, max_tries: int = 5) -> list[tuple[PathExample, str]]:
         """Up to ``n`` (example, topic) pairs over random topics (fewer when the KB offers fewer)."""
@@ -179,4 +231,7 @@ def fewer_negatives(example: PathExample, n: int, rng: random.Random) -> PathExa
     hundreds or thousands, and each is a text to embed)."""
     if len(example.negatives) <= n:
         return example
-    return replace(example, negatives=tuple(rng.sample(example.negatives, n)))
+    keep = sorted(rng.sample(range(len(example.negatives)), n))
+    hops = example.hops[len(example.positives):]
+    return replace(example, negatives=tuple(example.negatives[i] for i in keep),
+                   hops=(*example.hops[:len(example.positives)], *(hops[i] for i in keep)) if example.hops else ())

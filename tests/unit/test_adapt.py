@@ -68,7 +68,8 @@ def test_synthetic_questions_mask_the_topic_and_name_the_path(tmp_path: Path) ->
     kinds = answer_types(graph)
     assert kinds["born_in_year"] == "date" and kinds["plays_in_club"] == "entity"
     train, held = split_topics(made, 100)
-    assert not {e.question for e in train} & {e.question for e in held} or len(held) == 0
+    topic_of = {id(e): t for e, t in made}  # the split is by topic: no topic on both sides
+    assert train and not {topic_of[id(e)] for e in train} & {topic_of[id(e)] for e in held}
 
 
 def test_wording_uses_cleaned_relation_names() -> None:
@@ -188,3 +189,117 @@ def test_generic_adapter_card_records_no_benchmark_questions() -> None:
     assert card["human_questions"] == 0 and card["benchmark_questions"] == 0 and "kb" not in card
     assert all(len(d["sha256"]) == 64 for d in card["data"]["synthetic"]) and card["command"].startswith("python -m")
     assert (GENERIC_SCORER / HEAD_FILE).stat().st_size < 2_000_000
+
+
+def test_reverse_hop_pairs_are_worded_as_sharing_and_participles_as_verbs() -> None:
+    import random
+
+    rng = random.Random(0)
+    share = (Step("starred_actors"), Step("starred_actors", False))
+    texts = {word("Ann", share, ["starred actors", "starred actors"], "entity", rng) for _ in range(40)}
+    assert any(w in t for t in texts for w in ("share", "same", "in common", "also"))  # "films sharing actors"
+    back = (Step("directed_by", False),)
+    texts = {word("Ann", back, ["directed by"], "entity", rng) for _ in range(60)}
+    assert any("Ann directed" in t or "has Ann directed" in t for t in texts)  # "what has Ann directed"
+    assert all("Ann" in t for t in texts)
+
+
+def test_synthetic_examples_record_each_paths_hops_and_fewer_negatives_keeps_them(tmp_path: Path) -> None:
+    import random
+
+    from pipeline.training.synthetic import fewer_negatives
+
+    made = QuestionMaker(_graph(_kb(tmp_path, CLUBS)), seed=3).examples(20)
+    for example, _ in made:
+        assert len(example.hops) == len(example.positives) + len(example.negatives)
+        assert all(1 <= h <= 3 for h in example.hops)
+        fewer = fewer_negatives(example, 2, random.Random(0))
+        assert len(fewer.hops) == len(fewer.positives) + len(fewer.negatives)
+        by_text = dict(zip((*example.positives, *example.negatives), example.hops))
+        assert all(by_text[t] == h for t, h in zip((*fewer.positives, *fewer.negatives), fewer.hops))
+
+
+def test_generic_templates_word_relations_by_their_aliases_too() -> None:
+    from pipeline.training.supervision import generic_examples
+
+    made = generic_examples(["capital", "population", "currency"], 60, aliases={"capital": ["seat of government"]})
+    assert any("seat of government" in e.question and e.positives == ("capital",) for e in made)
+    assert all(len(e.hops) == 1 + len(e.negatives) for e in made)
+
+
+def test_a_learned_hop_prior_is_saved_loaded_and_added_by_the_retriever(tmp_path: Path) -> None:
+    from kg.stores.base import PathCount
+
+    one, two = (Step("alpha"),), (Step("alpha"), Step("beta"))
+    examples = [PathExample(q, (pos,), (neg,), (hp, hn)) for _ in range(8) for q, pos, neg, hp, hn in
+                [("tell me the alpha", "alpha", "beta of alpha", 1, 2),
+                 ("tell me the beta of the alpha of it", "beta of alpha", "alpha", 2, 1)]]
+    emb = HashingEmbedder()
+    train_head(examples, examples, tmp_path / "head", emb, HeadConfig(steps=40, eval_every=10), progress=False)
+    loaded = HeadPathScorer.load(tmp_path / "head", emb)
+    assert loaded.hops is not None and loaded.card["hop_prior"].startswith("learned")
+    assert loaded.hop_prior("tell me the alpha").shape == (3,)
+
+    class Flat:
+        verbalization = VERBALIZATION
+        hop_penalty = 0.5
+        coverage = 0.0
+
+        def score(self, question: str, paths: list[str]) -> list[float]:
+            return [0.0 for _ in paths]
+
+        def hop_prior(self, question: str, max_hops: int = 3) -> np.ndarray:
+            return np.array([0.0, 1.0, 0.0])[:max_hops]
+
+    counts = [PathCount(one, 1, 1), PathCount(two, 1, 1)]
+    scored = {len(c.path): s for c, _, s in PathRetriever(None, Flat())._score("q", counts)}  # type: ignore[arg-type]
+    assert scored == {1: 0.0, 2: 1.0}  # the scorer's own prior, not its fixed penalty
+    assert ZeroShotPathScorer(emb).hop_prior("q").tolist() == pytest.approx([0.0, -HOP_PENALTY, -2 * HOP_PENALTY])
+
+
+def test_adapt_with_ten_thousand_relation_names_finishes_or_says_why(tmp_path: Path) -> None:
+    kb = _kb(tmp_path, "".join(f"n{i % 500}|relation_{i}|n{(i * 7) % 500}\n" for i in range(10_000)), "wide")
+    config = AdaptConfig(examples=60, validation=20, replay=50, train=HeadConfig(steps=10, eval_every=5))
+    try:
+        report = adapt(kb, config, embedder="hashing", progress=False)
+    except KGQAError as exc:
+        assert "too few" in str(exc)
+    else:
+        assert report.examples > 0 and report.rules["questions"] > 0
+
+
+def test_adapt_over_labels_in_another_script(tmp_path: Path) -> None:
+    text = "".join(f"球员{i}|效力于|俱乐部{i % 4}\n俱乐部{i % 4}|位于|城市{i % 2}\n" for i in range(30))
+    kb = _kb(tmp_path, text, "zh")
+    config = AdaptConfig(examples=60, validation=20, replay=0, train=HeadConfig(steps=10, eval_every=5))
+    try:
+        report = adapt(kb, config, embedder="hashing", progress=False)
+    except KGQAError as exc:
+        assert "too few" in str(exc)
+    else:
+        assert report.examples > 0 and "效力于" in report.rules["answer_types"]
+
+
+def test_an_interrupted_adapt_leaves_the_live_scorer_unchanged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pipeline.training.adapt as adapt_module
+
+    kb = _kb(tmp_path, CLUBS)
+    config = AdaptConfig(examples=80, validation=30, replay=0, train=HeadConfig(steps=10, eval_every=5))
+    adapt(kb, config, embedder="hashing", progress=False)
+    before = read_history(kb)
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(adapt_module, "train_head", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        adapt(kb, config, embedder="hashing", progress=False)
+    assert read_history(kb) == before
+
+
+def test_adapt_respects_its_time_budget(tmp_path: Path) -> None:
+    kb = _kb(tmp_path, CLUBS)
+    config = AdaptConfig(budget_minutes=0.01, examples=80, validation=30, replay=0,
+                         train=HeadConfig(steps=1_000_000, eval_every=1_000_000))
+    report = adapt(kb, config, embedder="hashing", progress=False)
+    assert report.stopped == "time budget"

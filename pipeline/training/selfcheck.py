@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 AUTO_FILE = "auto.json"
 CHECK_QUESTIONS = 120
 CHECK_SEED = 7919  # not adapt's seed: the self-check's questions are not adapt's training questions
+CHECK_VERSION = 2  # 2: each candidate's hop prior counts (the questions record their paths' hops)
 CHECK_NEGATIVES = 63  # wrong paths per question: with hundreds of relations a question has thousands,
 # and embedding all of them made the first question of a new KB take minutes (234 s on the
 # Wikidata sample); a sample of 63 ranks the candidates the same way at a tenth of the cost
@@ -60,7 +61,8 @@ def self_check(kb_dir: Path, graph: SupervisionGraph, embedder: Embedder, device
     """(scorer, why) for a KB without an adapter of its own; the verdict is cached (see module doc)."""
     pool = candidates(embedder, device, base)
     key = {**kb_fingerprint(graph.predicates), "nodes": len(graph.ends.adj), "embedder": embedder.name,
-           "candidates": sorted(pool), "negatives": CHECK_NEGATIVES}
+           "candidates": sorted(pool), "negatives": CHECK_NEGATIVES, "check": CHECK_VERSION,
+           "versions": {n: getattr(s, "card", {}).get("data_sha256") for n, s in sorted(pool.items())}}
     cached = _read_cache(kb_dir, key)
     if cached is None:
         made = QuestionMaker(graph, seed=CHECK_SEED).examples(CHECK_QUESTIONS)

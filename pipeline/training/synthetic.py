@@ -7,9 +7,13 @@ less likely to be chosen again, so rare relation paths get questions too, not on
 frequent). The question is worded from the relation names (labels, or cleaned predicate names:
 ``plays_in_club`` -> "plays in club") by composing noun phrases hop by hop in several orders
 ("the r2 of the r1 of X", "X's r1's r2", "things with r1 X", "which r2 does the r1 of X have",
-"X is the r of what"), and with "when" / "how many" for relations whose values are dates or
-numbers (``answer_types``). The topic is then masked as at answer time. Every other path around
-the topic whose end set differs is a negative; paths reaching the same set are positives too.
+"X is the r of what"); a hop followed by its own reverse as sharing ("the things that share r with
+X", "other things with the same r as X": the co-membership questions people ask); a relation
+named by a participle ("directed by") also as a verb ("what has X directed", "by whom was X
+directed"); and with "when" / "how many" for relations whose values are dates or numbers
+(``answer_types``), at any hop. The topic is then masked as at answer time. Every other path
+around the topic whose end set differs is a negative; paths reaching the same set are positives
+too. Each example records its paths' hop counts, so a scorer can learn which count a wording implies.
 
 Left out: relation labels in scripts without spaces are used as they are (no templates in that
 language), and entity types (a KB seldom has them): "which r" names the answer by its relation.

@@ -235,7 +235,8 @@ def test_a_learned_hop_prior_is_saved_loaded_and_added_by_the_retriever(tmp_path
                 [("tell me the alpha", "alpha", "beta of alpha", 1, 2),
                  ("tell me the beta of the alpha of it", "beta of alpha", "alpha", 2, 1)]]
     emb = HashingEmbedder()
-    train_head(examples, examples, tmp_path / "head", emb, HeadConfig(steps=40, eval_every=10), progress=False)
+    train_head(examples, examples, tmp_path / "head", emb, HeadConfig(steps=40, eval_every=10, hop_prior=True),
+               progress=False)
     loaded = HeadPathScorer.load(tmp_path / "head", emb)
     assert loaded.hops is not None and loaded.card["hop_prior"].startswith("learned")
     assert loaded.hop_prior("tell me the alpha").shape == (3,)

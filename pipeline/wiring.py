@@ -51,10 +51,23 @@ def build_retriever(kb: KnowledgeBase, embedder_name: str, config: RetrieverConf
     scorer = _cached_paths(path_scorer(config.scorer, embedder, kb.directory, graph.predicates,
                                        lambda: SupervisionGraph.read(kb.store)), vectors)
     paths = PathRetriever(graph, scorer, config.paths, labels)
-    passages = DensePassages.open(kb.catalog, kb.store, kb.directory / "dense", embedder)
+    passages = DensePassages.open(kb.catalog, kb.store, kb.directory / "dense",
+                                  _passage_embedder(embedder, embedder_name, config.embed_with))
     search, reader = open_passage_search(kb.catalog, passages, kb.directory / "passage_graph", seq, linker,
                                          SearchConfig(mode=config.passage_search), progress, config.mentions)
     return HybridRetriever(kb.store, linker, paths, search, config, reader)
+
+
+def _passage_embedder(embedder: Embedder, name: str, embed_with: str) -> Embedder:
+    """The embedder of new passages: ``embedder`` itself, or a Ray Data job (``ray``, ``ray:ADDRESS``)."""
+    if embed_with == "local":
+        return embedder
+    mode, _, address = embed_with.partition(":")
+    if mode != "ray":
+        raise KGQAError(f"unknown embed_with {embed_with!r}: local, ray or ray:ADDRESS")
+    from model.ray_embedder import RayEmbedder  # ray is an optional extra
+
+    return RayEmbedder(name, address or None)
 
 
 def path_scorer(setting: str, embedder: Embedder, kb_dir: Path | None = None, relations: Sequence[str] | None = None,

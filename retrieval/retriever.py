@@ -54,6 +54,8 @@ class RetrieverConfig:
             (one slot per passage, no graph); see ``retrieval.passage_search``.
         mentions: what finds the mentions in passages: ``spacy`` (NER) or ``rules``
             (capitalized phrases: no model, for tests).
+        embed_with: who embeds new passages: ``local`` (this process) or ``ray`` (a Ray Data
+            batch job on a local Ray; ``ray:ADDRESS`` joins a cluster), see model/ray_embedder.py.
     """
 
     evidence: int = 10
@@ -64,6 +66,7 @@ class RetrieverConfig:
     scorer: str = "auto"
     passage_search: str = "ppr"
     mentions: str = "spacy"
+    embed_with: str = "local"
 
 
 class HybridRetriever:

@@ -34,12 +34,13 @@ def run_options() -> argparse.ArgumentParser:
     return run
 
 
-def open_kb(args: argparse.Namespace, read_only: bool = False) -> KGQA:
+def open_kb(args: argparse.Namespace, read_only: bool = False, config: RetrieverConfig | None = None) -> KGQA:
     """The knowledge base of ``--kb`` with the connection options (and ``--embedder`` where the command has it)."""
     return KGQA.open(args.kb, backend=args.backend, read_only=read_only,
                      progress=not getattr(args, "no_progress", False) and not args.json,
                      uri=args.uri, user=args.user, database=args.database,
-                     password=os.environ.get("NEO4J_PASSWORD"), embedder=getattr(args, "embedder", "minilm"))
+                     password=os.environ.get("NEO4J_PASSWORD"), embedder=getattr(args, "embedder", "minilm"),
+                     config=config or RetrieverConfig())
 
 
 def answering(args: argparse.Namespace) -> KGQA:

@@ -14,6 +14,7 @@ from kg.readers import FORMATS, ReaderOptions
 from kg.stores import Direction
 from kg.text import printable
 from pipeline.cli.common import open_kb
+from retrieval.retriever import RetrieverConfig
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
@@ -27,6 +28,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: a
     index.add_argument("--no-progress", action="store_true", help="no progress bars")
     index.add_argument("--embedder", default="minilm",
                        help="embedder the passages are prepared for (as for ask: minilm, e5)")
+    index.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                       help="embed the new passages as a Ray Data job: a local Ray, or the cluster at ADDRESS "
+                            "(needs the ray extra)")
     index.add_argument("--keep-going", action="store_true",
                        help="with several paths: index the others when one fails, report each, exit 1")
     index.set_defaults(func=cmd_index)
@@ -60,7 +64,8 @@ def cmd_index(args: argparse.Namespace) -> int:
                             property_labels=args.property_labels)
     reports: list[dict[str, object]] = []
     failed: list[tuple[Path, KGQAError]] = []
-    with open_kb(args) as qa:
+    ray = None if args.ray is None else RetrieverConfig(embed_with=f"ray:{args.ray}" if args.ray else "ray")
+    with open_kb(args, config=ray) as qa:
         for i, path in enumerate(args.paths):
             try:
                 report = qa.index(path, args.format, options)

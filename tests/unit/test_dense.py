@@ -180,6 +180,66 @@ def test_hnsw_above_the_threshold(tmp_path: Path, embedder: Embedder, max_dead: 
     assert top(reopened, embedder, "Vamp written by") == ["vamp"]
 
 
+def _fillers(n: int) -> dict[str, str]:
+    words = ["river", "mountain", "castle", "violin", "engine", "harbour", "orchid", "comet", "glacier", "lantern"]
+    return {f"f{i}": f"{words[i % 10]} {words[(i // 10) % 10]} note {i}" for i in range(n)}
+
+
+def test_ivfpq_above_its_threshold(tmp_path: Path, embedder: Embedder) -> None:
+    """Past pq_limit the index is IVF-PQ: in-place adds and removals, an exact re-rank, mapped on reopen."""
+    config = DenseConfig(exact_limit=4, pq_limit=300, pq_bytes=8, nprobe=64, refine=8)
+    index = VectorIndex.create(tmp_path / "pq", DIM, embedder.name, config)
+    fillers = _fillers(400)
+    index.add(list(DOCS), embedder.passage(list(DOCS.values())))
+    assert index.manifest.kind == "hnsw"
+    index.add(list(fillers), embedder.passage(list(fillers.values())))
+    assert index.manifest.kind == "ivfpq"
+    assert top(index, embedder, "Who directed Kismet?") == ["kismet"]
+    hits = index.search(embedder.query(["the capital of Germany"]), k=5)[0]
+    assert hits[0][0] == "berlin"
+    exact = float(embedder.query(["the capital of Germany"])[0] @ embedder.passage([DOCS["berlin"]])[0])
+    assert hits[0][1] == pytest.approx(exact, abs=1e-5)  # re-ranked by the stored vector, not the PQ code
+    assert [s for _, s in hits] == sorted((s for _, s in hits), reverse=True)
+    index.remove(["kismet"])  # IVF removes in place
+    assert "kismet" not in top(index, embedder, "Who directed Kismet?", k=20)
+    index.add(["paris"], embedder.passage(["pears and plums"]))
+    assert top(index, embedder, "pears and plums") == ["paris"]
+    index.save()
+    reopened = VectorIndex.open(index.directory, config)
+    assert reopened.manifest.kind == "ivfpq" and len(reopened) == len(DOCS) - 1 + len(fillers)
+    assert isinstance(reopened._vectors, np.memmap)  # big indexes map their vectors, not read them
+    assert top(reopened, embedder, "the capital of Germany") == ["berlin"]
+    assert top(reopened, embedder, "pears and plums") == ["paris"]
+    reopened.remove(list(fillers)[:200])  # back below the limit: HNSW again
+    assert reopened.manifest.kind == "hnsw"
+    assert top(reopened, embedder, "Vamp written by") == ["vamp"]
+
+
+def test_ivfpq_is_sharded_over_the_gpus(tmp_path: Path, embedder: Embedder,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """With GPUs, IVF-PQ is cloned with the cloner's shard option (a CPU stand-in here)."""
+    faiss = pytest.importorskip("faiss")
+    cloned: list[object] = []
+
+    class Options:
+        shard = useFloat16 = False
+
+    def to_gpus(cpu: object, co: Options | None = None) -> object:
+        cloned.append(co)
+        return cpu
+
+    config = DenseConfig(exact_limit=4, pq_limit=300, pq_bytes=8, nprobe=64)
+    index = VectorIndex.create(tmp_path / "pq", DIM, embedder.name, config)
+    fillers = _fillers(400)
+    index.add(list(DOCS) + list(fillers), embedder.passage(list(DOCS.values()) + list(fillers.values())))
+    monkeypatch.setattr(faiss, "get_num_gpus", lambda: 2)
+    monkeypatch.setattr(faiss, "GpuMultipleClonerOptions", Options, raising=False)
+    monkeypatch.setattr(faiss, "index_cpu_to_all_gpus", to_gpus)
+    assert top(index, embedder, "Who directed Kismet?") == ["kismet"]
+    assert top(index, embedder, "the capital of Germany") == ["berlin"]
+    assert len(cloned) == 1 and isinstance(cloned[0], Options) and cloned[0].shard
+
+
 def test_the_gpu_path_maps_rows_to_ids(index: VectorIndex, embedder: Embedder,
                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """With a GPU, exact search runs on a flat copy whose rows are positions; a CPU stand-in here."""
@@ -231,3 +291,5 @@ def test_create_refuses_an_existing_index(index: VectorIndex) -> None:
 def test_config_is_validated() -> None:
     with pytest.raises(KGQAError, match="exact_limit"):
         DenseConfig(exact_limit=0)
+    with pytest.raises(KGQAError, match="refine"):
+        DenseConfig(refine=0)

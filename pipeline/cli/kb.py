@@ -28,9 +28,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: a
     index.add_argument("--no-progress", action="store_true", help="no progress bars")
     index.add_argument("--embedder", default="minilm",
                        help="embedder the passages are prepared for (as for ask: minilm, e5)")
-    index.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
-                       help="embed the new passages as a Ray Data job: a local Ray, or the cluster at ADDRESS "
-                            "(needs the ray extra)")
+    index.add_argument("--ray", action="store_true",
+                       help="embed the new passages as a Ray Data job on a local Ray (needs the ray extra)")
+    index.add_argument("--ray-address", metavar="ADDRESS",
+                       help="with --ray: join the Ray cluster at ADDRESS (auto, ray://host:10001)")
     index.add_argument("--keep-going", action="store_true",
                        help="with several paths: index the others when one fails, report each, exit 1")
     index.set_defaults(func=cmd_index)
@@ -64,7 +65,8 @@ def cmd_index(args: argparse.Namespace) -> int:
                             property_labels=args.property_labels)
     reports: list[dict[str, object]] = []
     failed: list[tuple[Path, KGQAError]] = []
-    ray = None if args.ray is None else RetrieverConfig(embed_with=f"ray:{args.ray}" if args.ray else "ray")
+    ray = RetrieverConfig(embed_with=f"ray:{args.ray_address}" if args.ray_address else "ray") \
+        if args.ray or args.ray_address else None
     with open_kb(args, config=ray) as qa:
         for i, path in enumerate(args.paths):
             try:

@@ -67,3 +67,19 @@ def test_an_unknown_embed_with_is_a_clear_error(tmp_path: Path) -> None:
                    config=RetrieverConfig(mentions="rules", embed_with="spark")) as qa:
         with pytest.raises(KGQAError, match="unknown embed_with 'spark'"):
             qa.retriever()
+
+
+def test_kgqa_index_ray_on_the_command_line(tmp_path: Path, local_ray: None, monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    from pipeline.cli import main
+
+    monkeypatch.setattr(ray_embedder, "MIN_TEXTS", 5)
+    jobs: list[int] = []
+    real = RayEmbedder._job
+    monkeypatch.setattr(RayEmbedder, "_job", lambda self, texts: jobs.append(len(texts)) or real(self, texts))
+    source = tmp_path / "towns.jsonl"
+    source.write_text("".join(json.dumps({"title": f"Town {i}", "text": f"Town {i} has {i} bridges."}) + "\n"
+                              for i in range(12)), encoding="utf-8")
+    assert main(["index", str(source), "--kb", str(tmp_path / "kb"), "--embedder", "hashing", "--no-progress",
+                 "--ray"]) == 0
+    assert jobs == [12] and "12 passages" in capsys.readouterr().out

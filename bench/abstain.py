@@ -11,12 +11,16 @@ Build ``tests/data/abstain.jsonl`` from the bundled world KB (``data/world.nt``)
 
 Each row has a ``split`` (``dev`` / ``test`` by a hash of the question): thresholds are chosen on
 ``dev`` (``--split dev``, with ``--sweep`` over ``fit_path``; ``min_lead`` was read off the dev
-split's scores) and reported on ``test``.
+split's scores) and reported on ``test``. ``--fresh`` is a second set of other wordings (paraphrases
+such as "How many people live in X?", other missing relations), built after those thresholds were
+set; its dev split chose ``fit_path_zero_shot`` (``--sweep-zero-shot``; the world KB's scorer is
+zero-shot), and its test split and the first set report the result.
 "Confidently wrong" counts answers with confidence >= 0.5 that are wrong (any answer to an
 unanswerable question is wrong).
 
     python bench/abstain.py --build
-    python bench/abstain.py --world /tmp/world --metaqa /tmp/metaqa --split test [--json]
+    python bench/abstain.py --world /tmp/world --metaqa /tmp/metaqa --split test  # one JSON line per setting
+    python bench/abstain.py --build --fresh; python bench/abstain.py --fresh --split all --world ... --metaqa ...
 """
 
 from __future__ import annotations
@@ -43,6 +47,22 @@ WORLD_MISSING = ["Who is the president of {}?", "What is the GDP of {}?", "What 
                  "Who is the prime minister of {}?", "What is the life expectancy in {}?"]
 METAQA_MISSING = ["what is the budget of {}?", "who produced {}?", "where was {} filmed?", "how long is {}?",
                   "who composed the music for {}?", "what awards did {} win?", "who was the cinematographer of {}?"]
+# --fresh: wordings written after the thresholds were chosen, never used to choose them
+FRESH_WORLD_TEMPLATES = {"capital": "Which city is the capital of {}?", "currency": "What money do people use in {}?",
+                         "population": "How many people live in {}?",
+                         "borders": "Which nations share a border with {}?",
+                         "official_language": "Which language is official in {}?",
+                         "demonym": "What do you call a person from {}?"}
+FRESH_WORLD_MISSING = ["What is the national dish of {}?", "Who is the king of {}?", "What is the highest point of {}?",
+                       "When did {} become independent?", "What is the national anthem of {}?",
+                       "What is the literacy rate of {}?", "Who is the head of government of {}?",
+                       "What is the main religion of {}?"]
+FRESH_METAQA_MISSING = ["how much money did {} make at the box office?", "who edited {}?",
+                        "which studio made {}?", "who designed the costumes for {}?", "where is {} set?",
+                        "which awards was {} nominated for?", "who was the producer of {}?",
+                        "what is the running time of {}?"]
+FRESH_METAQA_GAPS = ("who was the director of {}?", "who is the screenwriter of {}?")
+FRESH = ROOT / "tests" / "data" / "abstain_fresh.jsonl"
 FAKE = ["Atlantis", "Wakanda", "Freedonia", "Ruritania", "Genovia", "Latveria", "Zubrowka", "Elbonia"]
 FAKE_FILMS = ["The Glass Orchard of Venn", "Midnight Over Quarrowmere", "Seven Lanterns for Ashby"]
 
@@ -56,7 +76,8 @@ def row(kb: str, question: str, answers: list[str], kind: str) -> dict[str, Any]
             "split": split(question)}
 
 
-def world_rows(path: Path, rng: random.Random, n: int) -> list[dict[str, Any]]:
+def world_rows(path: Path, rng: random.Random, n: int, templates: dict[str, str] = WORLD_TEMPLATES,
+               missing: list[str] = WORLD_MISSING) -> list[dict[str, Any]]:
     label, facts = {}, defaultdict(lambda: defaultdict(list))
     for line in path.read_text(encoding="utf-8").splitlines():
         m = re.match(r"<([^>]+)> <([^>]+)> (.+) \.$", line)
@@ -72,15 +93,16 @@ def world_rows(path: Path, rng: random.Random, n: int) -> list[dict[str, Any]]:
     countries = sorted(s for s in facts if "capital" in facts[s] and s in label)
     out = []
     for c in rng.sample(countries, min(n, len(countries))):
-        relation = rng.choice([r for r in WORLD_TEMPLATES if r in facts[c]])
+        relation = rng.choice([r for r in templates if r in facts[c]])
         gold = [label.get(o, o) for o in facts[c][relation]]
-        out.append(row("world", WORLD_TEMPLATES[relation].format(label[c]), gold, "answerable"))
-        out.append(row("world", rng.choice(WORLD_MISSING).format(label[c]), [], "relation not in the KB"))
+        out.append(row("world", templates[relation].format(label[c]), gold, "answerable"))
+        out.append(row("world", rng.choice(missing).format(label[c]), [], "relation not in the KB"))
     out += [row("world", f"What is the capital of {f}?", [], "entity not in the KB") for f in FAKE]
     return out
 
 
-def metaqa_rows(data: Path, rng: random.Random, n: int) -> list[dict[str, Any]]:
+def metaqa_rows(data: Path, rng: random.Random, n: int, missing_relations: list[str] = METAQA_MISSING,
+                gaps: tuple[str, str] = ("who directed {}?", "who wrote {}?")) -> list[dict[str, Any]]:
     from conversations import KB, dev_questions
 
     kb = KB(data / "kb.txt.gz")
@@ -92,19 +114,19 @@ def metaqa_rows(data: Path, rng: random.Random, n: int) -> list[dict[str, Any]]:
     undirected = [m for m in films if not kb.follow(m, "directed_by")]
     unwritten = [m for m in films if not kb.follow(m, "written_by")]
     missing = "relation missing at the topic"
-    out += [row("metaqa", f"who directed {m}?", [], missing) for m in rng.sample(undirected, n // 4)]
-    out += [row("metaqa", f"who wrote {m}?", [], missing) for m in rng.sample(unwritten, n // 4)]
-    out += [row("metaqa", rng.choice(METAQA_MISSING).format(m), [], "relation not in the KB")
+    out += [row("metaqa", gaps[0].format(m), [], missing) for m in rng.sample(undirected, n // 4)]
+    out += [row("metaqa", gaps[1].format(m), [], missing) for m in rng.sample(unwritten, n // 4)]
+    out += [row("metaqa", rng.choice(missing_relations).format(m), [], "relation not in the KB")
             for m in rng.sample(films, n // 2)]
     out += [row("metaqa", f"who directed {f}?", [], "entity not in the KB") for f in FAKE_FILMS]
     return out
 
 
-def run(rows: list[dict[str, Any]], kbs: dict[str, Path], fit_path: float | None = None) -> dict[str, Any]:
+def run(rows: list[dict[str, Any]], kbs: dict[str, Path], **thresholds: float) -> dict[str, Any]:
     from pipeline import KGQA
     from pipeline.abstain import AbstainConfig
 
-    config = AbstainConfig() if fit_path is None else AbstainConfig(fit_path=fit_path)
+    config = AbstainConfig(**thresholds)
     counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     errors: list[dict[str, Any]] = []
     for name, directory in kbs.items():
@@ -124,8 +146,8 @@ def run(rows: list[dict[str, Any]], kbs: dict[str, Path], fit_path: float | None
                                    "path": a.relation_path.text if a.relation_path else None,
                                    "confidence": a.confidence})
     groups = {k: _rates(v) for k, v in counts.items()}
-    return {"fit_path": config.fit_path, "min_link": config.min_link, "min_lead": config.min_lead, "groups": groups,
-            "errors": errors}
+    return {"fit_path": config.fit_path, "fit_path_zero_shot": config.fit_path_zero_shot, "min_link": config.min_link,
+            "min_lead": config.min_lead, "groups": groups, "errors": errors}
 
 
 def _rates(c: dict[str, int]) -> dict[str, float]:
@@ -142,21 +164,29 @@ def main() -> int:
     parser.add_argument("--world", type=Path)
     parser.add_argument("--metaqa", type=Path)
     parser.add_argument("--split", choices=("dev", "test", "all"), default="test")
-    parser.add_argument("--sweep", type=float, nargs="*", help="fit_path values to try")
+    parser.add_argument("--sweep", type=float, nargs="*", help="fit_path values to try (trained scorers)")
+    parser.add_argument("--sweep-zero-shot", type=float, nargs="*", help="fit_path_zero_shot values to try")
+    parser.add_argument("--fresh", action="store_true",
+                        help="the set of other wordings (tests/data/abstain_fresh.jsonl); its dev split chose "
+                             "fit_path_zero_shot")
     args = parser.parse_args()
+    target = FRESH if args.fresh else OUT
     if args.build:
-        rng = random.Random(11)
-        rows = world_rows(ROOT / "data" / "world.nt", rng, args.n)
+        rng = random.Random(23 if args.fresh else 11)
+        world = (FRESH_WORLD_TEMPLATES, FRESH_WORLD_MISSING) if args.fresh else (WORLD_TEMPLATES, WORLD_MISSING)
+        rows = world_rows(ROOT / "data" / "world.nt", rng, args.n, *world)
         if (METAQA / "kb.txt.gz").exists():
-            rows += metaqa_rows(METAQA, rng, args.n)
-        OUT.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-        print(f"wrote {len(rows)} questions to {OUT}")
+            rows += metaqa_rows(METAQA, rng, args.n, *((FRESH_METAQA_MISSING, FRESH_METAQA_GAPS) if args.fresh else ()))
+        target.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+        print(f"wrote {len(rows)} questions to {target}")
         return 0
-    rows = [json.loads(line) for line in OUT.read_text(encoding="utf-8").splitlines() if line]
+    rows = [json.loads(line) for line in target.read_text(encoding="utf-8").splitlines() if line]
     rows = [r for r in rows if args.split == "all" or r["split"] == args.split]
     kbs = {k: v for k, v in (("world", args.world), ("metaqa", args.metaqa)) if v is not None}
     for fit in args.sweep or [None]:
-        print(json.dumps(run(rows, kbs, fit)))
+        for zero in args.sweep_zero_shot or [None]:
+            chosen = {k: v for k, v in (("fit_path", fit), ("fit_path_zero_shot", zero)) if v is not None}
+            print(json.dumps(run(rows, kbs, **chosen)))
     return 0
 
 

@@ -2,13 +2,15 @@
 
 The classifier is trained on the shipped examples (pipeline/dialogue/intent_examples.txt) and
 measured on ``tests/data/intents_heldout.jsonl``, written separately before any classifier was run
-on it; it shares no utterance with the examples (checked here). Each row is ``{"text", "intent",
+on it; it shares no utterance with the examples (checked here). ``intents_heldout2.jsonl`` (100)
+was written in a later round, before the classifier of that round ran on it, and
+``intents_heldout3.jsonl`` (84) after that round's changes, before anything ran on it. Each row is ``{"text", "intent",
 "pending", "lang"}``; ``pending`` says a clarification was waiting for its reply when the message
 came. ``--rules-off`` measures the classifier alone. ``--cv`` chooses the classifier's settings by
 5-fold cross-validation on the examples alone (macro-F1 of the classifier per L2 / steps), never
 on the held-out set.
 
-    python bench/intents.py [--embedder minilm|e5|hashing] [--json] [--rules-off]
+    python bench/intents.py [--embedder minilm|e5|hashing] [--json] [--rules-off] [--set A.jsonl B.jsonl ...]
     python bench/intents.py --cv --embedder e5
 """
 
@@ -30,11 +32,9 @@ from model.embedders import open_embedder  # noqa: E402  (after the path is set)
 from pipeline.dialogue.intents import (  # noqa: E402
     INTENTS,
     IntentClassifier,
-    features,
+    cross_validated,
     load_examples,
     plain,
-    standardizer,
-    train_softmax,
 )
 
 
@@ -74,20 +74,8 @@ def cross_validate(embedder: str, folds: int = 5) -> list[dict[str, Any]]:
     names = sorted({i for _, i in examples})
     vectors = np.asarray(_embedder(embedder).query([plain(t) for t, _ in examples]), dtype=np.float64)
     y = np.asarray([names.index(i) for _, i in examples])
-    fold = np.arange(len(y)) % folds
-    np.random.default_rng(0).shuffle(fold)
-    out = []
-    for l2 in (1e-3, 1e-2, 3e-2, 1e-1):
-        for steps in (100, 300):
-            predicted = np.empty_like(y)
-            for f in range(folds):
-                scaling = standardizer(vectors[fold != f])
-                w = train_softmax(features(vectors[fold != f], scaling), y[fold != f], len(names), l2, steps)
-                predicted[fold == f] = np.argmax(features(vectors[fold == f], scaling) @ w, axis=1)
-            pairs = [(names[g], names[p], "") for g, p in zip(y, predicted)]
-            f1 = sum(_pr(pairs, i)["f1"] for i in names) / len(names)
-            out.append({"l2": l2, "steps": steps, "macro_f1": round(f1, 4)})
-    return out
+    return [{"l2": l2, "steps": steps, "macro_f1": round(cross_validated(vectors, y, len(names), l2, steps, folds), 4)}
+            for l2 in (1e-3, 1e-2, 3e-2, 1e-1) for steps in (100, 300, 600)]
 
 
 def _no_rules(classifier: IntentClassifier, row: dict[str, Any]) -> Any:
@@ -124,7 +112,8 @@ def table(result: dict[str, Any]) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--set", type=Path, default=SET)
+    parser.add_argument("--set", type=Path, nargs="+", default=[SET],
+                        help="held-out sets; with several, each is reported and then all of them pooled")
     parser.add_argument("--embedder", default="minilm")
     parser.add_argument("--rules-off", action="store_true", help="the classifier alone")
     parser.add_argument("--cv", action="store_true", help="cross-validate the settings on the examples")
@@ -134,9 +123,15 @@ def main() -> int:
         for r in cross_validate(args.embedder):
             print(json.dumps(r))
         return 0
-    rows = [json.loads(line) for line in args.set.read_text(encoding="utf-8").splitlines() if line.strip()]
-    result = run(rows, args.embedder, not args.rules_off)
-    print(json.dumps(result, indent=1, ensure_ascii=False) if args.json else table(result))
+    sets = {path.name: [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+            for path in args.set}
+    if len(sets) > 1:
+        sets["pooled"] = [r for rows in list(sets.values()) for r in rows]
+    results = {name: run(rows, args.embedder, not args.rules_off) for name, rows in sets.items()}
+    if args.json:
+        print(json.dumps(results if len(results) > 1 else results[args.set[0].name], indent=1, ensure_ascii=False))
+    else:
+        print("\n\n".join(f"{name}: {table(result)}" for name, result in results.items()))
     return 0
 
 

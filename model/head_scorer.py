@@ -53,6 +53,8 @@ def _unit(m: np.ndarray) -> np.ndarray:
 class HeadPathScorer(ZeroShotPathScorer):
     """Cosine of ``unit(q W)`` and ``unit(p V)`` over frozen embeddings; a ``PathScorer``."""
 
+    trained = True
+
     def __init__(self, embedder: Embedder, w: np.ndarray, v: np.ndarray, card: Mapping[str, Any],
                  hops: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         # the zero-shot hop prior stays: synthetic wordings teach hop counts that real questions do not share

@@ -123,6 +123,8 @@ class TrainedPathScorer(ZeroShotPathScorer):
         base: the base model directory (default: the packaged MiniLM; tests pass a tiny one).
     """
 
+    trained = True
+
     def __init__(self, encoder: _BiEncoder, card: Mapping[str, Any], cache_size: int = 100_000) -> None:
         # hop count is learned: no prior against longer paths; paths read in the form it was trained on
         super().__init__(encoder, cache_size, card_verbalization(card), hop_penalty=0.0, coverage=0.0)

@@ -33,6 +33,8 @@ class ZeroShotPathScorer:
     unless each hop has to match the question on its own.
     """
 
+    trained = False  # scores of a trained scorer are sharpened by training: abstention reads them on their own scale
+
     def __init__(self, embedder: Embedder, cache_size: int = 100_000, verbalization: str = VERBALIZATION,
                  hop_penalty: float = HOP_PENALTY, coverage: float = COVERAGE) -> None:
         self.embedder = embedder

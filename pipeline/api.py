@@ -397,7 +397,8 @@ class KGQA:
         labels = self._labels(retrieval)
         chinese = has_cjk(request.question)
         retrieval, items = self._qualified(request, retrieval, labels)
-        verdict = judge(retrieval, self.relations(), labels, self.abstain)
+        verdict = judge(retrieval, self.relations(), labels, self.abstain,
+                        trained=bool(getattr(self.retriever().paths.scorer, "trained", True)))
         if verdict is not None and retrieval.answers:
             text = sentence(verdict, items, chinese)
             final = FinalAnswer(text, tuple(dict.fromkeys(n for _, ns in items[:3] for n in ns)), True,

@@ -41,7 +41,9 @@ class Focus:
     turn: int = 0  # the turn that set it
 
 
-WHAT_ABOUT = re.compile(r"^(?:and\s+|so\s+)?(?:what|how)\s+about\s+(?P<x>.+?)\s*[?.]*$", re.I)  # "!" may be a name's
+WHAT_ABOUT = re.compile(r"^(?:and\s+|so\s+)?(?:(?:what|how)\s+about|(?:the\s+)?same\s+(?:question|thing)\s+"
+                        r"(?:for|about)|(?:now\s+)?(?:do\s+)?the\s+same\s+for)\s+(?P<x>.+?)\s*[?.]*$",
+                        re.I)  # "!" may be a name's
 
 
 PRONOUN = re.compile(r"\b(?:(?P<p>he|she|him|her|his|hers|they|them|their|it|its)|(?:this|that|the same)\s+"
@@ -263,10 +265,16 @@ def choose(reply: str, options: Sequence[Option], fallback_single: bool = False)
     return options[0] if fallback_single and len(options) == 1 and content <= {"other"} else None
 
 
+MEANT = re.compile(r"[,;.!]\s*i\s+(?:meant|mean|was\s+(?:asking|talking)\s+about)\s+(?P<x>.+)$", re.I)
+
+
 def correction(text: str) -> str | None:
     """What a correction ("no, I meant the 1955 one") asks for, or None when ``text`` is not one."""
     m = CORRECTION.match(text)
-    return None if m is None else (m["a"] if m["a"] is not None else m["b"]) or ""
+    if m is not None:
+        return (m["a"] if m["a"] is not None else m["b"]) or ""
+    meant = MEANT.search(text)  # "that's the wrong one, I meant the original"
+    return meant["x"].strip(" .!") or None if meant else None
 
 
 def is_question(text: str) -> bool:

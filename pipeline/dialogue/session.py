@@ -209,7 +209,7 @@ class Session:
         if last is None:
             return self._say(text, replies.reply("feedback-none", chinese), intent="feedback")
         positive = re.search(r"\b(?:right|correct|true|good|great|spot on|exactly)\b|正确|对的|没错|是对", text, re.I)
-        negative = re.search(r"\b(?:wrong|incorrect|not|bad|no)\b|错|不对", text, re.I)
+        negative = re.search(r"\b(?:wrong|incorrect|not|bad|no|nope|nah)\b|错|不对", text, re.I)
         correct = bool(positive) and not negative
         m = CORRECTED.search(text) if not correct else None
         corrected = m["x"].strip() if m and m["x"].strip() else None

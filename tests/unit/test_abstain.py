@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from pipeline import KGQA
-from pipeline.abstain import stems
+from pipeline.abstain import overlap, stems
 
 LABEL = "<http://www.w3.org/2000/01/rdf-schema#label>"
 FACTS = """\
@@ -71,6 +71,38 @@ def test_stems_meet_across_word_forms() -> None:
     assert stems("who wrote") & stems("written by") and stems("where was he born") & stems("place of birth")
     assert not stems("who is the president of") & stems("capital")
     assert stems("德国的首都是哪里？") & stems("首都") and not stems("首都") & stems("国家元首")
+
+
+def test_a_question_names_a_relation_by_its_head_word() -> None:
+    from pipeline.abstain import _named_relation
+
+    relations = {"P1": "calling code", "P2": "directed by", "P3": "place of birth"}
+    def named(q: str, path: str) -> str | None:
+        return _named_relation(stems(q), relations, stems(path), q)
+
+    assert named("what do you call a person from X?", "demonym") is None  # "call" modifies "code"
+    assert named("who directed X?", "starred actors") == "directed by"
+    assert named("where was X born?", "capital") == "place of birth"
+
+
+def test_a_zero_shot_scorer_is_judged_on_its_own_scale() -> None:
+    from kg.stores.base import Step
+    from pipeline.abstain import judge
+    from retrieval.base import Candidate, Mention, RankedAnswer, Retrieval, ScoredPath
+
+    question = "How many people live in Iceland?"  # no word of "population": the scores must decide
+    iceland = Mention("Iceland", 24, 31, (Candidate("Q1", "Iceland", 1.0, "exact"),))
+    paths = (ScoredPath("Q1", (Step("P1"),), 0.485, "population"), ScoredPath("Q1", (Step("P2"),), 0.256, "area"))
+    retrieval = Retrieval(question, (iceland,), paths, (RankedAnswer("v", "328170", 1.0),), (), (), "")
+    relations, labels = {"P1": "population", "P2": "area"}, {"Q1": "Iceland"}
+    assert judge(retrieval, relations, labels, trained=False) is None  # a clear lead on the zero-shot scale
+    verdict = judge(retrieval, relations, labels, trained=True)  # a trained scorer would be far surer
+    assert verdict is not None and verdict.why == "path does not fit"
+
+
+def test_a_lone_chinese_character_meets_a_path_word() -> None:
+    assert overlap(stems("哈瑙在哪国？"), stems("国家")) and not overlap(stems("首都在哪儿？"), stems("儿子"))
+    assert not overlap(stems("首都"), stems("国家元首")) and overlap(stems("who directed"), stems("directed by"))
 
 
 def test_a_name_longer_than_the_linked_entity_is_not_answered(qa: KGQA) -> None:

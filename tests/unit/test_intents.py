@@ -9,9 +9,11 @@ import pytest
 
 from model.chinese import has_cjk
 from model.embedders import HashingEmbedder
-from pipeline.dialogue.intents import INTENTS, IntentClassifier, load_examples, plain, rule
+from pipeline.dialogue.intents import INTENTS, Intent, IntentClassifier, load_examples, plain, rule
 
-SET = Path(__file__).resolve().parents[1] / "data" / "intents_heldout.jsonl"
+DATA = Path(__file__).resolve().parents[1] / "data"
+SET = DATA / "intents_heldout.jsonl"
+LATER = [DATA / "intents_heldout2.jsonl", DATA / "intents_heldout3.jsonl"]  # written in later rounds
 
 
 @pytest.fixture(scope="module")
@@ -25,6 +27,10 @@ def classifier() -> IntentClassifier:
     ("bye", "goodbye"), ("see you later", "goodbye"), ("再见", "goodbye"),
     ("no, I meant the 1955 one", "correction"),
     ("that's wrong, it was William Dieterle", "feedback"), ("that's right", "feedback"), ("答案错了", "feedback"),
+    ("hi, how are you?", "greeting"), ("你们好呀", "greeting"), ("much obliged", "thanks"), ("好的，谢谢", "thanks"),
+    ("那就这样，再见", "goodbye"), ("再见啦", "goodbye"),
+    ("nope, that answer is wrong", "feedback"), ("no, it was 1964", "feedback"),
+    ("that's the wrong one, I meant the original", "correction"), ("I was asking about the city", "correction"),
 ])
 def test_rules_decide_the_clear_cases(text: str, intent: str) -> None:
     found = rule(text)
@@ -54,6 +60,26 @@ def test_clarification_only_while_one_is_pending(classifier: IntentClassifier) -
     assert classifier.recognize("who directed Vamp?", pending=True).name == "question"
 
 
+@pytest.mark.parametrize("text", ["the second", "option 2", "number three", "3", "第二个吧", "选第三个"])
+def test_a_bare_choice_answers_a_pending_clarification(classifier: IntentClassifier, text: str) -> None:
+    assert classifier.recognize(text, pending=True) == Intent("clarification", 1.0, "rule")
+    assert classifier.recognize(text, pending=False).name != "clarification"
+
+
+def test_a_described_option_answers_a_pending_clarification(classifier: IntentClassifier) -> None:
+    assert classifier.recognize("the later version", pending=True).name == "clarification"
+    assert classifier.recognize("那个城市", pending=True).name == "clarification"
+    assert classifier.recognize("thanks!", pending=True).name == "thanks"
+
+
+def test_what_a_correction_asks_for() -> None:
+    from pipeline.dialogue.followup import correction
+
+    assert correction("that's the wrong one, I meant the original") == "the original"
+    assert correction("no, I meant the 1955 one") == "the 1955 one"
+    assert correction("who meant this?") is None
+
+
 def test_the_held_out_set_is_large_bilingual_and_disjoint_from_the_examples() -> None:
     rows = [json.loads(line) for line in SET.read_text(encoding="utf-8").splitlines() if line]
     examples = load_examples()
@@ -62,6 +88,14 @@ def test_the_held_out_set_is_large_bilingual_and_disjoint_from_the_examples() ->
     assert {r["lang"] for r in rows} == {"en", "zh"}
     assert not {plain(t) for t, _ in examples} & {plain(r["text"]) for r in rows}
     assert all(r["pending"] == (r["intent"] == "clarification") for r in rows)
+
+
+def test_the_later_held_out_sets_share_nothing_with_the_examples_or_each_other() -> None:
+    seen = {plain(t) for t, _ in load_examples()}
+    for path in [SET, *LATER]:
+        texts = [plain(json.loads(line)["text"]) for line in path.read_text(encoding="utf-8").splitlines() if line]
+        assert len(texts) >= 80 and not seen & set(texts), path.name
+        seen |= set(texts)
 
 
 def test_the_trained_classifier_is_cached_by_examples_and_embedder(tmp_path: Path) -> None:

@@ -91,6 +91,14 @@ def test_what_about_swaps_the_topic_and_ellipsis_keeps_it(qa: KGQA) -> None:
     assert ellipsis.resolved == "and the director Dark City?" and labels(ellipsis) == ["William Dieterle"]
 
 
+@pytest.mark.parametrize("wording", ["Same question for Dark City", "and the same for Dark City?"])
+def test_the_same_question_for_another_topic(qa: KGQA, wording: str) -> None:
+    chat = qa.session()
+    chat.ask("When was Vamp released?")
+    swapped = chat.ask(wording)
+    assert swapped.resolved == "When was Dark City released?" and labels(swapped) == ["1950"]
+
+
 def test_positional_reference(qa: KGQA) -> None:
     chat = qa.session()
     films = labels(chat.ask("Which films did William Dieterle direct?"))

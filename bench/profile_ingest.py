@@ -116,8 +116,7 @@ def profile_index(work: Path) -> dict[str, object]:
         original = ingest.Indexer._remove_missing
 
         def measure(self: Any, record: Any, run: Any, state: Any) -> int:
-            for name in ("seen_keys", "seen_nodes", "records", "added_keys", "graph_keys", "added_nodes",
-                         "graph_nodes"):
+            for name in ("seen_keys", "seen_nodes", "records", "added_nodes"):
                 held[name] = _deep_mb(getattr(run, name, ()))
             return original(self, record, run, state)
 

@@ -42,6 +42,7 @@ become ids) must stay beside the streaming loop that applies them.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -54,6 +55,7 @@ from kg.base import Batch, Entity, EntityKind, Literal, Provenance, Triple, Valu
 from kg.errors import SourceFormatError
 from kg.readers.base import ErrorPolicy, ReaderOptions, open_binary, sniff
 from kg.readers.wikidata_props import MUL, pick_languages
+from kg.spill import SpilledRecords
 
 SYNTAXES = {"nt": ox.RdfFormat.N_TRIPLES, "ttl": ox.RdfFormat.TURTLE,
             "rdfxml": ox.RdfFormat.RDF_XML, "jsonld": ox.RdfFormat.JSON_LD}
@@ -200,6 +202,14 @@ class _Names:
         return Entity(node, label, aliases=tuple(dict.fromkeys(alias_texts)), description=description,
                       labels=others, kind=kind, provenance=Provenance(source, self.line or None))
 
+    def to_bytes(self) -> bytes:
+        return json.dumps([self.line, self.labels, self.aliases, self.descriptions], ensure_ascii=False).encode()
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> _Names:
+        line, labels, aliases, descriptions = json.loads(blob)
+        return cls(line, labels, aliases, descriptions)
+
 
 class _FileState:
     """What one read keeps across statements: blank-node ids, names, predicates seen."""
@@ -210,6 +220,7 @@ class _FileState:
         self.tag = hashlib.blake2b(source.encode(), digest_size=4).hexdigest()
         self.blanks: dict[str, str] = {}
         self.names: dict[str, _Names] = {}
+        self.parked: SpilledRecords | None = None  # names whose entities were yielded, on disk
         self.relations: set[str] = set()
         self.rules: dict[ox.NamedNode, tuple[int, str]] = {}
         self.last_subject: ox.NamedNode | ox.BlankNode | None = None
@@ -237,7 +248,7 @@ class _FileState:
         code = (term.language or "").lower()
         if not self.keeps(code):
             return
-        names = self.names.get(subject)
+        names = self.names_of(subject)
         if names is None:
             names = self.names[subject] = _Names(line)
         if self.late is not None:
@@ -248,6 +259,27 @@ class _FileState:
             names.descriptions.setdefault(code, term.value)
         else:
             names.aliases.setdefault(code, []).append(term.value)
+
+    def park(self) -> None:
+        """Move the names gathered so far to a temporary file (their entities have been yielded)."""
+        self.parked = SpilledRecords((node, names.to_bytes()) for node, names in self.names.items())
+        self.names = {}
+
+    def names_of(self, node: str) -> _Names | None:
+        """The node's names, taken back into memory when they were parked; None if it has none."""
+        found = self.names.get(node)
+        if found is None and self.parked is not None:
+            blob = self.parked.get(node)
+            if blob is not None:
+                found = self.names[node] = _Names.from_bytes(blob)
+        return found
+
+    def named(self, node: str) -> bool:
+        return node in self.names or (self.parked is not None and node in self.parked)
+
+    def close(self) -> None:
+        if self.parked is not None:
+            self.parked.close()
 
     def rule(self, predicate: ox.NamedNode) -> tuple[int, str]:
         """What to do with ``predicate`` and its compact id (cached: predicates are few)."""
@@ -351,20 +383,26 @@ def _nt_batches(path: Path, state: _FileState, policy: ErrorPolicy, options: Rea
     predicate IRI is a name predicate and whose subject is not a blank node, so blank nodes are
     numbered in file order as before); a name the pattern misses (an escaped IRI) is read in
     the second pass, and its entity is yielded again at the end, as are named nodes that the
-    second pass shows to be relations (their kind changes).
+    second pass shows to be relations (their kind changes). Between the passes the names go to
+    a temporary file (``kg.spill``), so memory does not grow with the number of named nodes.
     """
     with open_binary(path) as fh:
         yield from _statement_batches(_nt_statements(fh, path, policy, names=True), state, policy,
                                       options.batch_size)
-    first = list(state.names)
     yield from _entity_batches(state.entities(), options.batch_size)
-    early = {node: node in state.relations for node in first}
+    known = set(state.relations)  # what the entities just yielded were told
+    state.park()
     state.late = set()
-    with open_binary(path) as fh:
-        yield from _statement_batches(_nt_statements(fh, path, policy, names=False), state, policy,
-                                      options.batch_size)
-    again = [node for node in state.names if node in state.late or (node in state.relations and not early[node])]
-    yield from _entity_batches(_with_property_labels(state, options, again), options.batch_size)
+    try:
+        with open_binary(path) as fh:
+            yield from _statement_batches(_nt_statements(fh, path, policy, names=False), state, policy,
+                                          options.batch_size)
+        for node in state.relations - known:
+            state.names_of(node)  # a node named in the first pass is a relation after all
+        again = [node for node in state.names if node in state.late or (node in state.relations and node not in known)]
+        yield from _entity_batches(_with_property_labels(state, options, again), options.batch_size)
+    finally:
+        state.close()
 
 
 def _document_statements(fh: IO[bytes], path: Path, syntax: ox.RdfFormat,
@@ -444,7 +482,7 @@ def _with_property_labels(state: _FileState, options: ReaderOptions,
         from kg.readers.wikidata_props import load_property_labels
 
         for entity in load_property_labels(options.property_labels, options.languages):
-            if entity.id in state.relations and entity.id not in state.names:  # only those used
+            if entity.id in state.relations and not state.named(entity.id):  # only those used
                 yield entity
 
 

@@ -389,3 +389,18 @@ def test_ntriples_relation_named_early_is_sent_again_as_a_relation(tmp_path: Pat
     batches = read_all(write(tmp_path, "g.nt", text), "nt")
     kinds = [e.kind for b in batches for e in b.entities if e.id == "http://x.org/q"]
     assert kinds == [EntityKind.ENTITY, EntityKind.RELATION]  # the last record wins in the indexer
+
+
+def test_ntriples_names_parked_between_the_passes_come_back_whole(tmp_path: Path) -> None:
+    """The first pass's names wait on disk; a late alias and a relation's kind find them there."""
+    label, alt = "<http://www.w3.org/2000/01/rdf-schema#label>", "<http://www.w3.org/2004/02/skos/core\\u0023altLabel>"
+    text = (f'<http://x.org/a> {label} "Alpha"@en .\n'
+            f'<http://x.org/q> {label} "q label"@en .\n'
+            "<http://x.org/a> <http://x.org/q> <http://x.org/r> .\n"
+            f'<http://x.org/a> {alt} "First"@en .\n')
+    batches = read_all(write(tmp_path, "g.nt", text), "nt")
+    records = [e for b in batches for e in b.entities]
+    last = {e.id: e for e in records}
+    assert (last["http://x.org/a"].label, last["http://x.org/a"].aliases) == ("Alpha", ("First",))
+    assert (last["http://x.org/q"].label, last["http://x.org/q"].kind) == ("q label", EntityKind.RELATION)
+    assert [e.id for e in records].count("http://x.org/a") == 2  # named early, then again with the alias

@@ -1,4 +1,4 @@
-"""Byte records keyed by text, parked in a temporary file: state a run keeps but rarely reads back.
+"""Byte records keyed by text in temporary files: state a run keeps but reads back rarely or in parts.
 
 A reader that must remember something per node for the whole source (the N-Triples reader's
 names of the first pass) would otherwise hold a Python object per node, hundreds of bytes each.
@@ -7,12 +7,15 @@ keys' 64-bit hashes (``kg.keyset.text_keys``), sorted, with each record's offset
 24 bytes a key, whatever the record's size. A lookup is a binary search and one read; each
 record is stored after its key and a lookup compares it, so a hash collision costs a second
 read, never a wrong answer. Left out: updating or removing a record (written once, then read).
+
+``Partitions`` spreads lines over a few temporary files by their key, so that what must be
+gathered per key (all the names of a node) can be gathered one part at a time.
 """
 
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
 
@@ -77,3 +80,37 @@ class SpilledRecords:
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.close()
+
+
+class Partitions:
+    """Lines spread over ``n`` temporary files by their key, to be read back one file at a time.
+
+    A key's part is Python's ``hash`` of it modulo ``n``: fixed within a process, which is all a
+    run needs (the files do not outlive it). Lines must not contain a newline.
+    """
+
+    def __init__(self, n: int, directory: Path | None = None) -> None:
+        if n < 1:
+            raise ValueError("n must be positive")
+        self._files = [tempfile.TemporaryFile(dir=directory) for _ in range(n)]
+
+    def __len__(self) -> int:
+        return len(self._files)
+
+    def part(self, key: str) -> int:
+        return hash(key) % len(self._files)
+
+    def add(self, key: str, line: bytes) -> None:
+        self._files[self.part(key)].write(line + b"\n")
+
+    def read(self, part: int) -> Iterator[bytes]:
+        """The lines of one part, in the order they were added."""
+        fh = self._files[part]
+        fh.flush()
+        fh.seek(0)
+        for line in fh:
+            yield line[:-1]
+
+    def close(self) -> None:
+        for fh in self._files:
+            fh.close()

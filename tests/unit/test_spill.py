@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kg.spill import SpilledRecords
+from kg.spill import Partitions, SpilledRecords
 
 
 def test_records_round_trip_through_the_file(tmp_path: Path) -> None:
@@ -32,3 +32,20 @@ def test_a_hash_collision_reads_the_right_record(tmp_path: Path, monkeypatch) ->
 def test_nothing_spilled_finds_nothing(tmp_path: Path) -> None:
     with SpilledRecords([], directory=tmp_path) as spilled:
         assert len(spilled) == 0 and spilled.get("Q1") is None
+
+
+def test_partitions_give_each_key_one_part_and_keep_the_order(tmp_path: Path) -> None:
+    parts = Partitions(3, directory=tmp_path)
+    try:
+        for i in range(300):
+            parts.add(f"n{i % 50}", f"line {i}".encode())
+        seen: dict[str, int] = {}
+        for part in range(len(parts)):
+            lines = [line.decode() for line in parts.read(part)]
+            numbers = [int(line.split()[1]) for line in lines]
+            assert numbers == sorted(numbers)  # in the order added
+            for n in numbers:
+                assert seen.setdefault(f"n{n % 50}", part) == part  # a key never spans two parts
+        assert len(seen) == 50 and len(set(seen.values())) > 1
+    finally:
+        parts.close()

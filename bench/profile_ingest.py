@@ -5,7 +5,7 @@ the process's RSS every 10 ms and charges each sample to the phase running then.
 found by wrapping, from the outside, the indexer's and the store's methods (reading the source,
 diffing triples and entity records, journalling, the store's ``apply``, state saving); nothing
 in kg/ is changed. At the end it reports the size of the indexer's per-run state (key sets, record
-fingerprints, lists of added keys and nodes), the part that grows with the source.
+fingerprints, the list of added nodes), the part that grows with the source.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ crash the catalog can see whether the change landed. LadybugDB lets one process 
 database file; a second writer gets ``StoreLocked`` naming the holder. This module does not
 decide *what* to write: the indexer diffs sources against the catalog.
 
-Memory while indexing stays flat in the store's size: a writable store gets a bounded buffer
+Indexing memory is kept from growing with the store: a writable store gets a bounded buffer
 pool (``WRITER_BUFFER_POOL_MB``; LadybugDB's default is ~80% of RAM), and each change runs on a
 fresh connection, because the driver's implicit prepared-statement cache keys a statement that
 binds a DataFrame by that object and keeps it, so every ``COPY`` frame of a run stayed alive
@@ -40,7 +40,8 @@ SCHEMA = (
 GRAPH_FILE = "graph.lbug"
 # A writer's buffer pool in MB (None = LadybugDB's own default). The pool is also the engine's
 # working memory: 64 MB failed the checkpoint after a COPY of 375k nodes, 256 MB took 1.25M nodes
-# and 1.5M edges; 1 GB leaves room and caps what cached pages add to a long run's RSS.
+# and 1.5M edges, 1 GB the 10M-triple bench (bench/wikidata_like.py); it caps what cached pages
+# add to a long run's RSS.
 WRITER_BUFFER_POOL_MB = 1024
 _CASTS = {"line": "CAST(r.line AS INT64)", "aliases": "CAST(r.aliases AS STRING[])"}
 NODE_SCHEMA = pa.schema([

@@ -5,7 +5,7 @@ the process's RSS every 10 ms and charges each sample to the phase running then.
 found by wrapping, from the outside, the indexer's and the store's methods (reading the source,
 diffing triples and entity records, journalling, the store's ``apply``, state saving); nothing
 in kg/ is changed. At the end it reports the size of the indexer's per-run state (key sets, record
-fingerprints, lists of added keys and nodes), the part that grows with the source.
+fingerprints, the list of added nodes), the part that grows with the source.
 """
 
 from __future__ import annotations
@@ -116,8 +116,7 @@ def profile_index(work: Path) -> dict[str, object]:
         original = ingest.Indexer._remove_missing
 
         def measure(self: Any, record: Any, run: Any, state: Any) -> int:
-            for name in ("seen_keys", "seen_nodes", "records", "added_keys", "graph_keys", "added_nodes",
-                         "graph_nodes"):
+            for name in ("seen_keys", "seen_nodes", "records", "added_nodes"):
                 held[name] = _deep_mb(getattr(run, name, ()))
             return original(self, record, run, state)
 

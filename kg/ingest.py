@@ -68,7 +68,8 @@ class _Run:
     """The diff of one indexing run, built batch by batch, each batch costing its size.
 
     What the run has seen (triple keys, node ids as 64-bit hashes) is kept in ``KeySet``s of
-    sorted arrays, 8 bytes a member, so a 10M-triple source does not grow Python sets.
+    sorted arrays, 8 bytes a member, so a 10M-triple source does not grow Python sets. What the
+    run added is derived from them (seen minus the old state) rather than kept a second time.
     """
 
     old: SourceState
@@ -80,10 +81,7 @@ class _Run:
     seen_keys: KeySet = field(default_factory=KeySet)
     seen_nodes: KeySet = field(default_factory=KeySet)
     seen_pkeys: set[int] = field(default_factory=set)
-    added_keys: list[np.ndarray] = field(default_factory=list)
     added_nodes: list[str] = field(default_factory=list)
-    graph_keys: list[np.ndarray] = field(default_factory=list)
-    graph_nodes: list[str] = field(default_factory=list)
     added: int = 0
     skipped: int = 0
 
@@ -92,9 +90,15 @@ class _Run:
         return cls(old, others, np.sort(node_keys(old.nodes)), np.sort(node_keys(others.nodes)),
                    set(old.pkeys.tolist()), dict(zip(old.rec_ids.tolist(), old.rec_hash.tolist())))
 
+    def added_keys(self) -> np.ndarray:
+        """The sorted keys this run contributed: seen, and not in the old state."""
+        seen = self.seen_keys.to_array()
+        added: np.ndarray = seen[~in_sorted(seen, self.old.keys)]
+        return added
+
     def state(self) -> SourceState:
         """What the source contributes after this run (before removals of missing records)."""
-        keys = np.sort(np.concatenate([self.old.keys, *self.added_keys]))  # disjoint and unique already
+        keys = np.union1d(self.old.keys, self.seen_keys.to_array())  # what was added is seen and not old
         nodes = str_union(self.old.nodes, np.array(self.added_nodes, dtype=object))
         pkeys = np.array(sorted(self.old_pkeys | self.seen_pkeys), dtype=np.int64)
         ids = sorted(self.records)
@@ -221,7 +225,6 @@ class Indexer:
         new_keys = keys[rows]
         contrib = ~in_sorted(new_keys, run.old.keys)
         delta.add_keys = np.sort(new_keys[contrib])
-        run.added_keys.append(delta.add_keys)
         to_graph = rows[contrib & ~in_sorted(new_keys, run.others.keys)]
         run.added += int(contrib.sum())
         change.subjects = subjects[to_graph].tolist()
@@ -231,7 +234,6 @@ class Indexer:
         change.qualifiers = [batch.qualifiers[i] for i in to_graph] if any(batch.qualifiers) else \
             [None] * len(to_graph)
         change.keys = keys[to_graph]
-        run.graph_keys.append(change.keys)
         self._note_nodes(run, np.concatenate([subjects[rows], objects[rows]]), delta, change)
 
     def _note_nodes(self, run: _Run, nodes: np.ndarray, delta: Delta, change: Change) -> None:
@@ -243,9 +245,7 @@ class Indexer:
             new_ids = nodes[first[new]]
             delta.add_nodes = str_union(delta.add_nodes, new_ids)
             run.added_nodes.extend(new_ids.tolist())
-            graph_new = nodes[first[new & ~in_sorted(hashes, run.other_nodes)]].tolist()
-            run.graph_nodes.extend(graph_new)
-            change.new_nodes.extend(graph_new)
+            change.new_nodes.extend(nodes[first[new & ~in_sorted(hashes, run.other_nodes)]].tolist())
 
     def _diff_records(self, run: _Run, entities: list[Entity], delta: Delta, change: Change) -> None:
         if not entities:
@@ -293,11 +293,13 @@ class Indexer:
         A source that was there before gets back its state, reader settings and status, so a
         failed ``--format X`` never leaves the catalog claiming format X.
         """
-        keys = np.concatenate(run.graph_keys) if run.graph_keys else np.empty(0, dtype=np.int64)
-        added = Delta(del_keys=np.unique(np.concatenate([np.empty(0, np.int64), *run.added_keys])),
-                      del_nodes=np.array(sorted(set(run.added_nodes)), dtype=object),
+        keys = run.added_keys()
+        nodes = np.array(sorted(set(run.added_nodes)), dtype=object)
+        added = Delta(del_keys=keys, del_nodes=nodes,
                       del_pkeys=np.array(sorted(run.seen_pkeys - run.old_pkeys), dtype=np.int64))
-        change = Change(seq=0, remove_keys=keys, remove_nodes=sorted(set(run.graph_nodes)))
+        # what went to the graph: added, and not another source's
+        change = Change(seq=0, remove_keys=keys[~in_sorted(keys, run.others.keys)],
+                        remove_nodes=nodes[~in_sorted(node_keys(nodes), run.other_nodes)].tolist())
         self._send(record, added, change, [])
         if found is None:
             self.catalog.forget(record)

@@ -35,8 +35,9 @@ class KnowledgeBase:
     """The store, catalog and indexer of one knowledge base directory."""
 
     def __init__(self, directory: Path, store: GraphStore, catalog: Catalog, lock: IO[str] | None,
-                 progress: bool = True, chunk_rows: int = CHUNK_ROWS) -> None:
+                 progress: bool = True, chunk_rows: int = CHUNK_ROWS, buffer_pool_mb: int | None = None) -> None:
         self.directory = directory
+        self.buffer_pool_mb = buffer_pool_mb
         self.store = store
         self.catalog = catalog
         self._lock = lock
@@ -47,10 +48,12 @@ class KnowledgeBase:
     @classmethod
     def open(cls, directory: str | Path, backend: str | None = None, read_only: bool = False,
              progress: bool = True, chunk_rows: int = CHUNK_ROWS, verify: bool = True,
-             **connection: str | None) -> KnowledgeBase:
+             buffer_pool_mb: int | None = None, **connection: str | None) -> KnowledgeBase:
         """Open (or, writable, create) the knowledge base in ``directory``.
 
-        ``chunk_rows`` is how many triples go to the store in one change (one commit).
+        ``chunk_rows`` is how many triples go to the store in one change (one commit);
+        ``buffer_pool_mb`` the embedded store's buffer pool (None: 1 GB for a writer, see
+        ``kg.stores.embedded.WRITER_BUFFER_POOL_MB``, LadybugDB's default for a reader).
         The backend and connection are remembered in ``kb.json`` (never the password), so
         later opens need only the directory. ``verify`` runs the cheap consistency check: a
         writable open whose store was lost (empty, the catalog listing triples) gets every
@@ -75,13 +78,14 @@ class KnowledgeBase:
         try:
             store = open_store(config["backend"], path, read_only=read_only, uri=config.get("uri"),
                                user=config.get("user"), database=config.get("database"),
-                               password=connection.get("password") or os.environ.get("NEO4J_PASSWORD"))
+                               password=connection.get("password") or os.environ.get("NEO4J_PASSWORD"),
+                               buffer_pool_mb=buffer_pool_mb)
         except BaseException:
             if lock:
                 lock.close()
             raise
         try:
-            kb = cls(path, store, Catalog.open(path), lock, progress, chunk_rows)
+            kb = cls(path, store, Catalog.open(path), lock, progress, chunk_rows, buffer_pool_mb)
         except BaseException:
             store.close()
             if lock:
@@ -132,7 +136,7 @@ class KnowledgeBase:
                 shutil.rmtree(file)
             else:
                 file.unlink()
-        self.store = open_store("embedded", self.directory)
+        self.store = open_store("embedded", self.directory, buffer_pool_mb=self.buffer_pool_mb)
         self.indexer.store = self.store
         self.catalog.set_applied(self.store.applied_seq())
 

@@ -40,6 +40,12 @@ class KeySet:
             found |= in_sorted(keys, level)
         return found
 
+    def to_array(self) -> np.ndarray:
+        """Every member, as one sorted array (a copy: the levels stay as they are)."""
+        if not self.levels:
+            return np.empty(0, dtype=np.int64)
+        return np.sort(np.concatenate(self.levels))
+
     def add(self, keys: np.ndarray) -> None:
         """Add ``keys``: unique, and none of them in the set already (the caller has checked)."""
         if not len(keys):

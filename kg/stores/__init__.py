@@ -47,7 +47,7 @@ BACKENDS: dict[str, Backend] = {
 
 def open_store(backend: str, directory: Path, read_only: bool = False, uri: str | None = None,
                user: str | None = None, password: str | None = None,
-               database: str | None = None) -> PathStore:
+               database: str | None = None, buffer_pool_mb: int | None = None) -> PathStore:
     """Open the graph store of a knowledge base.
 
     Args:
@@ -56,6 +56,8 @@ def open_store(backend: str, directory: Path, read_only: bool = False, uri: str 
         directory: the knowledge base directory (the embedded store's files live there).
         read_only: open for reading only (the embedded store then allows other readers).
         uri, user, password, database: the server connection (``neo4j`` only).
+        buffer_pool_mb: the embedded store's buffer pool in MB (None: its default, see
+            ``kg.stores.embedded.WRITER_BUFFER_POOL_MB``).
 
     Raises:
         BackendUnavailable: unknown backend, a missing extra, or an unreachable server.
@@ -68,5 +70,6 @@ def open_store(backend: str, directory: Path, read_only: bool = False, uri: str 
     except ImportError as exc:
         hint = f": pip install 'kgqa[{spec.extra}]'" if spec.extra else ""
         raise BackendUnavailable(f"the {backend} backend cannot be loaded ({exc}){hint}") from exc
-    store: PathStore = getattr(module, spec.opener)(StoreSettings(directory, read_only, uri, user, password, database))
+    store: PathStore = getattr(module, spec.opener)(
+        StoreSettings(directory, read_only, uri, user, password, database, buffer_pool_mb))
     return store

@@ -130,7 +130,11 @@ class Change:
 
 @dataclass(frozen=True)
 class StoreSettings:
-    """Where a knowledge base's store is: its directory (embedded) or a server (uri, user, ...)."""
+    """Where a knowledge base's store is: its directory (embedded) or a server (uri, user, ...).
+
+    ``buffer_pool_mb`` is the embedded store's page cache and working memory in MB; None means
+    the backend's default for the mode (see ``kg.stores.embedded``). Servers ignore it.
+    """
 
     directory: Path
     read_only: bool = False
@@ -138,6 +142,11 @@ class StoreSettings:
     user: str | None = None
     password: str | None = None
     database: str | None = None
+    buffer_pool_mb: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.buffer_pool_mb is not None and self.buffer_pool_mb < 1:
+            raise ValueError("buffer_pool_mb must be positive")
 
 
 EDGE_COLUMNS = ("subject", "predicate", "object", "key", "source", "line", "qualifiers")

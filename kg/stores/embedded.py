@@ -6,6 +6,12 @@ change's sequence number is written to a ``KGQAMeta`` node in the same transacti
 crash the catalog can see whether the change landed. LadybugDB lets one process write a
 database file; a second writer gets ``StoreLocked`` naming the holder. This module does not
 decide *what* to write: the indexer diffs sources against the catalog.
+
+Indexing memory is kept from growing with the store: a writable store gets a bounded buffer
+pool (``WRITER_BUFFER_POOL_MB``; LadybugDB's default is ~80% of RAM), and each change runs on a
+fresh connection, because the driver's implicit prepared-statement cache keys a statement that
+binds a DataFrame by that object and keeps it, so every ``COPY`` frame of a run stayed alive
+(measured: +11 MB of Arrow data and ~40 MB of RSS per 300k-triple change).
 """
 
 from __future__ import annotations
@@ -32,6 +38,11 @@ SCHEMA = (
     "CREATE NODE TABLE IF NOT EXISTS KGQAMeta(k STRING, v INT64, PRIMARY KEY(k))",
 )
 GRAPH_FILE = "graph.lbug"
+# A writer's buffer pool in MB (None = LadybugDB's own default). The pool is also the engine's
+# working memory: 64 MB failed the checkpoint after a COPY of 375k nodes, 256 MB took 1.25M nodes
+# and 1.5M edges, 1 GB the 10M-triple bench (bench/wikidata_like.py); it caps what cached pages
+# add to a long run's RSS.
+WRITER_BUFFER_POOL_MB = 1024
 _CASTS = {"line": "CAST(r.line AS INT64)", "aliases": "CAST(r.aliases AS STRING[])"}
 NODE_SCHEMA = pa.schema([
     ("id", pa.string()), ("label", pa.string()), ("kind", pa.string()), ("description", pa.string()),
@@ -45,14 +56,23 @@ class EmbeddedStore(cypher.CypherReads):
 
     name = "embedded"
 
-    def __init__(self, conn: Any, db: Any, read_only: bool) -> None:
+    def __init__(self, conn: Any, db: Any, read_only: bool, threads: int = 0) -> None:
         self._conn = conn
         self._db = db
         self.read_only = read_only
+        self._threads = threads
 
     @classmethod
-    def open(cls, directory: Path, read_only: bool = False, threads: int = 0) -> EmbeddedStore:
+    def open(cls, directory: Path, read_only: bool = False, threads: int = 0,
+             buffer_pool_mb: int | None = None) -> EmbeddedStore:
         """Open (creating when writable) the store in ``directory``.
+
+        Args:
+            directory: the knowledge base directory (the store is ``graph.lbug`` in it).
+            read_only: open for reading only (other readers may share the file).
+            threads: LadybugDB's threads per query (0: its default).
+            buffer_pool_mb: the buffer pool in MB; None gives a writer ``WRITER_BUFFER_POOL_MB``
+                and a reader LadybugDB's default.
 
         Raises:
             StoreLocked: another process has the store open for writing.
@@ -65,7 +85,8 @@ class EmbeddedStore(cypher.CypherReads):
             raise BackendUnavailable(f"no knowledge base at {directory} (run `kgqa index` first)")
         Path(directory).mkdir(parents=True, exist_ok=True)
         try:
-            db = ladybug.Database(str(path), read_only=read_only)
+            db = ladybug.Database(str(path), read_only=read_only,
+                                  buffer_pool_size=_pool_bytes(buffer_pool_mb, read_only))
         except RuntimeError as exc:
             raise _open_error(path, exc) from exc
         conn = ladybug.Connection(db, num_threads=threads)
@@ -79,12 +100,24 @@ class EmbeddedStore(cypher.CypherReads):
             db.close()
             raise StoreDamaged(path, f"not a kgqa store, or empty ({_first_line(exc)}); if it is damaged, "
                                f"{_REBUILD.format(file=path, dir=directory)}") from exc
-        return cls(conn, db, read_only)
+        return cls(conn, db, read_only, threads)
+
+    @property
+    def buffer_pool_mb(self) -> int | None:
+        """The buffer pool LadybugDB was given in MB (None: its default, ~80% of RAM)."""
+        size = int(self._db.buffer_pool_size)
+        return size >> 20 if size else None
 
     # -- writing ---------------------------------------------------------------------------
 
     def apply(self, change: Change) -> None:
         """Write ``change`` in one transaction, with its sequence number."""
+        try:
+            self._write(change)
+        finally:
+            self._renew_connection()
+
+    def _write(self, change: Change) -> None:
         self._run("BEGIN TRANSACTION")
         try:
             self._remove(change)
@@ -98,6 +131,13 @@ class EmbeddedStore(cypher.CypherReads):
                 pass
             raise
         self._run("COMMIT")
+
+    def _renew_connection(self) -> None:
+        """Replace the connection, dropping the statements the driver cached (and the frames they hold)."""
+        import ladybug
+
+        self._conn.close()
+        self._conn = ladybug.Connection(self._db, num_threads=self._threads)
 
     def _remove(self, change: Change) -> None:
         if len(change.remove_keys):
@@ -182,6 +222,13 @@ class EmbeddedStore(cypher.CypherReads):
         return rows
 
 
+def _pool_bytes(buffer_pool_mb: int | None, read_only: bool) -> int:
+    """LadybugDB's ``buffer_pool_size``: 0 asks for its default (~80% of RAM)."""
+    if buffer_pool_mb is None and not read_only:
+        buffer_pool_mb = WRITER_BUFFER_POOL_MB
+    return 0 if buffer_pool_mb is None else buffer_pool_mb << 20
+
+
 def _edge_schema(table: pa.Table) -> pa.Table:
     return pa.table([table.column(i).cast(f.type) for i, f in enumerate(EDGE_SCHEMA)], schema=EDGE_SCHEMA)
 
@@ -229,4 +276,5 @@ def _first_line(exc: BaseException) -> str:
 
 def open_embedded(settings: StoreSettings) -> EmbeddedStore:
     """The LadybugDB store in the knowledge base directory (the ``embedded`` backend)."""
-    return EmbeddedStore.open(settings.directory, read_only=settings.read_only)
+    return EmbeddedStore.open(settings.directory, read_only=settings.read_only,
+                              buffer_pool_mb=settings.buffer_pool_mb)

@@ -27,3 +27,12 @@ def test_node_keys_are_stable_and_distinct() -> None:
     assert node_keys(ids).tolist() == node_keys(np.array(ids, dtype=object)).tolist()
     assert len(set(node_keys(ids).tolist())) == 4
     assert in_sorted(np.array([1, 5]), np.array([], dtype=np.int64)).tolist() == [False, False]
+
+
+def test_keyset_to_array_is_every_member_sorted() -> None:
+    keys = KeySet()
+    assert keys.to_array().tolist() == []
+    for batch in ([5, 1], [9], [3, 7, 2], [-4]):
+        keys.add(np.array(batch))
+    assert keys.to_array().tolist() == [-4, 1, 2, 3, 5, 7, 9]
+    assert len(keys.levels) > 1  # the levels were left as they were

@@ -389,3 +389,40 @@ def test_ntriples_relation_named_early_is_sent_again_as_a_relation(tmp_path: Pat
     batches = read_all(write(tmp_path, "g.nt", text), "nt")
     kinds = [e.kind for b in batches for e in b.entities if e.id == "http://x.org/q"]
     assert kinds == [EntityKind.ENTITY, EntityKind.RELATION]  # the last record wins in the indexer
+
+
+def test_ntriples_names_parked_between_the_passes_come_back_whole(tmp_path: Path) -> None:
+    """The first pass's names wait on disk; a late alias and a relation's kind find them there."""
+    label, alt = "<http://www.w3.org/2000/01/rdf-schema#label>", "<http://www.w3.org/2004/02/skos/core\\u0023altLabel>"
+    text = (f'<http://x.org/a> {label} "Alpha"@en .\n'
+            f'<http://x.org/q> {label} "q label"@en .\n'
+            "<http://x.org/a> <http://x.org/q> <http://x.org/r> .\n"
+            f'<http://x.org/a> {alt} "First"@en .\n')
+    batches = read_all(write(tmp_path, "g.nt", text), "nt")
+    records = [e for b in batches for e in b.entities]
+    last = {e.id: e for e in records}
+    assert (last["http://x.org/a"].label, last["http://x.org/a"].aliases) == ("Alpha", ("First",))
+    assert (last["http://x.org/q"].label, last["http://x.org/q"].kind) == ("q label", EntityKind.RELATION)
+    assert [e.id for e in records].count("http://x.org/a") == 2  # named early, then again with the alias
+
+
+def test_ntriples_names_gathered_in_parts_give_the_same_records(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A large file's first-pass names are gathered a part at a time; the records do not change."""
+    import kg.readers.rdf as rdf
+
+    wd, wdt = "http://www.wikidata.org/entity/", "http://www.wikidata.org/prop/direct/"
+    label, alt = "<http://www.w3.org/2000/01/rdf-schema#label>", "<http://www.w3.org/2004/02/skos/core#altLabel>"
+    lines = [f"<{wd}Q{i}> <{wdt}P{i % 3}> <{wd}Q{(i * 7) % 40}> ." for i in range(40)]
+    lines += [f'<{wd}Q{i}> {label} "item {i}"@en .' for i in range(40)]
+    lines += [f'<{wd}Q{i}> {alt} "alias {i}"@en .' for i in range(0, 40, 3)]  # a node's names far apart
+    lines += ['<http://x.org/q> <http://www.w3.org/2000/01/rdf-schema#label> "q label"@en .',
+              "<http://x.org/p> <http://x.org/q> <http://x.org/r> ."]
+    path = write(tmp_path, "g.nt", "\n".join(lines) + "\n")
+    whole = read_all(path, "nt")
+    monkeypatch.setattr(rdf, "_NAME_PART_BYTES", 600)  # several parts for this small file
+    assert rdf._name_parts(path) > 3
+    parted = read_all(path, "nt")
+    last = {e.id: e for b in parted for e in b.entities}
+    assert last == {e.id: e for b in whole for e in b.entities}
+    assert last["Q3"].aliases == ("alias 3",) and last["http://x.org/q"].kind is EntityKind.RELATION
+    assert triples(parted) == triples(whole)

@@ -61,7 +61,7 @@ class HeadPathScorer(ZeroShotPathScorer):
         # a head whose card predates ``coverage`` was judged without it
         super().__init__(embedder, verbalization=card_verbalization(card),
                          hop_penalty=float(card.get("hop_penalty", LEGACY_HOP_PENALTY)),
-                         coverage=float(card.get("coverage", 0.0)))
+                         coverage=float(card.get("coverage", 0.0)), lexical=float(card.get("lexical", 0.0)))
         self.w, self.v = w.astype(np.float32), v.astype(np.float32)
         # the learned hop prior: b[h] + q . u[:, h] is added to the score of an (h+1)-hop path
         self.hops = None if hops is None else (hops[0].astype(np.float32), hops[1].astype(np.float32))

@@ -127,7 +127,8 @@ class TrainedPathScorer(ZeroShotPathScorer):
 
     def __init__(self, encoder: _BiEncoder, card: Mapping[str, Any], cache_size: int = 100_000) -> None:
         # hop count is learned: no prior against longer paths; paths read in the form it was trained on
-        super().__init__(encoder, cache_size, card_verbalization(card), hop_penalty=0.0, coverage=0.0)
+        super().__init__(encoder, cache_size, card_verbalization(card), hop_penalty=0.0, coverage=0.0,
+                         lexical=0.0)  # trained on the words themselves
         self.encoder = encoder
         self.card = dict(card)
         self.rules = dict(card.get("rules", {}))

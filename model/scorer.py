@@ -21,6 +21,7 @@ from model.prompts import VERBALIZATION
 # 0.838 (world 0.745 both). No setting is best on every KB, so the defaults stay; coverage is a knob.
 HOP_PENALTY = 0.1  # a verbalized multi-hop path repeats relation words: favour short paths
 COVERAGE = 0.0  # weight of the worst-matching relation of a path (PathConfig.coverage): off by default
+LEXICAL = 0.0  # bonus for relations whose label shares a word with the question (PathConfig.lexical)
 
 
 class ZeroShotPathScorer:
@@ -36,12 +37,13 @@ class ZeroShotPathScorer:
     trained = False  # scores of a trained scorer are sharpened by training: abstention reads them on their own scale
 
     def __init__(self, embedder: Embedder, cache_size: int = 100_000, verbalization: str = VERBALIZATION,
-                 hop_penalty: float = HOP_PENALTY, coverage: float = COVERAGE) -> None:
+                 hop_penalty: float = HOP_PENALTY, coverage: float = COVERAGE, lexical: float = LEXICAL) -> None:
         self.embedder = embedder
         self.cache_size = cache_size
         self.verbalization = verbalization
         self.hop_penalty = hop_penalty
         self.coverage = coverage
+        self.lexical = lexical
         self.about = "zero-shot"  # which scorer this is and why it was chosen (``auto`` says; for --explain)
         self.rules: dict[str, Any] = {}  # KB rules an adapter card records (topic answers, answer types)
         self._cache: dict[str, np.ndarray] = {}

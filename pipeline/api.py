@@ -118,16 +118,19 @@ class KGQA:
              progress: bool = True, uri: str | None = None, user: str | None = None,
              password: str | None = None, database: str | None = None, embedder: str = "minilm",
              config: RetrieverConfig = RetrieverConfig(),
-             generator: str | TextGenerator = "auto", abstain: AbstainConfig = AbstainConfig()) -> KGQA:
+             generator: str | TextGenerator = "auto", abstain: AbstainConfig = AbstainConfig(),
+             buffer_pool_mb: int | None = None) -> KGQA:
         """Open (or create) a knowledge base; ``backend`` is ``embedded`` (default) or ``neo4j``.
 
         ``embedder`` names the text embedder (``minilm``, ``e5`` for Chinese and other
         languages, ``hashing`` for tests); ``config`` tunes retrieval; ``generator`` is
         ``auto``, ``off`` or a generator object (see the module docstring); ``abstain`` sets when
-        an answer says the knowledge base does not answer (``pipeline.abstain``). Nothing heavy loads here.
+        an answer says the knowledge base does not answer (``pipeline.abstain``); ``buffer_pool_mb``
+        the embedded store's buffer pool (None: 1 GB for a writer). Nothing heavy loads here.
         """
         kb = KnowledgeBase.open(directory, backend=backend, read_only=read_only, progress=progress,
-                                uri=uri, user=user, password=password, database=database)
+                                uri=uri, user=user, password=password, database=database,
+                                buffer_pool_mb=buffer_pool_mb)
         return cls(kb, embedder, config, generator, abstain)
 
     def retriever(self) -> HybridRetriever:

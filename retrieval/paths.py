@@ -37,8 +37,9 @@ from typing import Literal, Protocol
 
 from kg.stores.base import GraphPath, PathCount, RelationPath, path_text
 from model.base import PathScorer
-from model.prompts import VERBALIZATION, verbalize
+from model.prompts import VERBALIZATION, relation_name, verbalize
 from retrieval.base import RankedAnswer, ScoredPath
+from retrieval.lexical import overlap, stems
 
 TOPIC_EXCLUDED = "excluded on multi-hop walks"  # the rule value an adapter card records
 
@@ -60,6 +61,9 @@ class PathConfig:
         coverage: weight of the score of a path's worst-matching single relation, added to
             its score (each hop must match the question on its own). None: the scorer's own
             ``coverage`` (0 unless set: measured, it helps some KBs and hurts others).
+        lexical: added to a path's score times the share of its relations whose label shares a
+            word stem (Chinese: a character pair) with the question (entity masked). None: the
+            scorer's own ``lexical`` (a small bonus for zero-shot scorers, 0 for trained ones).
         search: ``beam`` (hop by hop, bounded work) or ``exhaustive`` (every enumerated path).
         hop_keep: relation paths of one hop extended by the next (beam search).
         hop_score: most relation paths of one hop (beyond the first) scored (beam search).
@@ -72,6 +76,7 @@ class PathConfig:
     max_candidates: int = 2000
     hop_penalty: float | None = None
     coverage: float | None = None
+    lexical: float | None = None
     search: Literal["beam", "exhaustive"] = "beam"
     hop_keep: int = 10
     hop_score: int = 32
@@ -121,6 +126,7 @@ class PathRetriever:
         self.scorer = scorer
         self.config = config
         self.labels = relation_labels or {}
+        self._stems: dict[str, set[str]] = {}  # predicate -> stems of its label
 
     def score_paths(self, question: str, topic: str) -> list[ScoredPath]:
         """The relation paths around ``topic`` that were scored, best first (not yet instantiated)."""
@@ -143,6 +149,15 @@ class PathRetriever:
         penalty = self.config.hop_penalty
         return self.scorer.hop_penalty if penalty is None else penalty
 
+    def _lexical(self) -> float:
+        weight = self.config.lexical
+        return float(getattr(self.scorer, "lexical", 0.0)) if weight is None else weight
+
+    def _words(self, predicate: str) -> set[str]:
+        if predicate not in self._stems:
+            self._stems[predicate] = stems(relation_name(predicate, self.labels))
+        return self._stems[predicate]
+
     def _coverage(self) -> float:
         weight = self.config.coverage
         return float(getattr(self.scorer, "coverage", 0.0)) if weight is None else weight
@@ -159,8 +174,11 @@ class PathRetriever:
         singles = [verbalize((s,), self.labels, form) for s in steps]
         scores = list(self.scorer.score(question, texts + singles))  # one call: one question embedding
         one = dict(zip(steps, scores[len(texts):]))
-        return [(c, t, s + prior[len(c.path) - 1] + (weight * min(one[x] for x in c.path) if weight else 0.0))
-                for c, t, s in zip(counts, texts, scores)]
+        lexical, asked = self._lexical(), stems(question)
+        bonus = [lexical * sum(overlap(asked, self._words(x.predicate)) for x in c.path) / len(c.path)
+                 if lexical and asked else 0.0 for c in counts]
+        return [(c, t, s + prior[len(c.path) - 1] + b + (weight * min(one[x] for x in c.path) if weight else 0.0))
+                for c, t, s, b in zip(counts, texts, scores, bonus)]
 
     def _prior(self, question: str) -> list[float]:
         """Added to a path's score per hop count (index hops - 1): the configured penalty, else the

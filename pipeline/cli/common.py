@@ -40,7 +40,7 @@ def open_kb(args: argparse.Namespace, read_only: bool = False, config: Retriever
                      progress=not getattr(args, "no_progress", False) and not args.json,
                      uri=args.uri, user=args.user, database=args.database,
                      password=os.environ.get("NEO4J_PASSWORD"), embedder=getattr(args, "embedder", "minilm"),
-                     config=config or RetrieverConfig())
+                     config=config or RetrieverConfig(), buffer_pool_mb=getattr(args, "buffer_pool_mb", None))
 
 
 def answering(args: argparse.Namespace) -> KGQA:

@@ -32,6 +32,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: a
                        help="embed the new passages as a Ray Data job on a local Ray (needs the ray extra)")
     index.add_argument("--ray-address", metavar="ADDRESS",
                        help="with --ray: join the Ray cluster at ADDRESS (auto, ray://host:10001)")
+    index.add_argument("--buffer-pool-mb", type=_megabytes, metavar="MB",
+                       help="the embedded store's buffer pool while indexing (default 1024; it is also "
+                            "LadybugDB's working memory: 256 was enough for 1.25M nodes, 64 was not)")
     index.add_argument("--keep-going", action="store_true",
                        help="with several paths: index the others when one fails, report each, exit 1")
     index.set_defaults(func=cmd_index)
@@ -56,6 +59,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: a
     check.add_argument("--repair", action="store_true",
                        help="drop orphans, complete interrupted runs, rebuild the store from the sources")
     check.set_defaults(func=cmd_check)
+
+
+def _megabytes(text: str) -> int:
+    """A positive whole number of megabytes (argparse turns the error into a usage message)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number of megabytes: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 MB, got {value}")
+    return value
 
 
 def cmd_index(args: argparse.Namespace) -> int:

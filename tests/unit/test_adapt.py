@@ -24,7 +24,7 @@ from pipeline.cli import main
 from pipeline.training.adapt import AdaptConfig, adapt, split_topics
 from pipeline.training.supervision import SupervisionGraph
 from pipeline.training.synthetic import QuestionMaker, answer_types, word
-from retrieval.paths import TOPIC_EXCLUDED, PathRetriever
+from retrieval.paths import TOPIC_EXCLUDED, PathConfig, PathRetriever
 
 CLUBS = "".join(f"player {i}|plays_in_club|club {i % 4}\nclub {i % 4}|based_in_city|city {i % 2}\n"
                 f"player {i}|born_in_year|{1980 + i}\n" for i in range(24))
@@ -180,6 +180,26 @@ def test_coverage_weighs_the_worst_matching_hop_into_a_path_score() -> None:
     scored = {len(c.path): s for c, _, s in PathRetriever(None, Words())._score("the capital", counts)}  # type: ignore[arg-type]
     # "population" is not asked for: without coverage both read alike (0.5 each), with it one hop wins
     assert scored[1] > scored[2]
+
+
+def test_lexical_adds_a_bonus_for_relations_the_question_names() -> None:
+    from kg.stores.base import PathCount
+
+    class Flat:
+        verbalization = VERBALIZATION
+        hop_penalty = 0.0
+        lexical = 0.1
+
+        def score(self, question: str, paths: list[str]) -> list[float]:
+            return [0.5 for _ in paths]  # the embedding cannot tell them apart
+
+    capital, head = (Step("P36", True),), (Step("P35", True),)
+    counts = [PathCount(head, 1, 1), PathCount(capital, 1, 1)]
+    retriever = PathRetriever(None, Flat(), relation_labels={"P36": "首都", "P35": "国家元首"})  # type: ignore[arg-type]
+    scored = {c.path: s for c, _, s in retriever._score("的首都是哪里？", counts)}
+    assert scored[capital] == pytest.approx(0.6) and scored[head] == pytest.approx(0.5)
+    off = PathRetriever(None, Flat(), PathConfig(lexical=0.0), {"P36": "首都"})  # type: ignore[arg-type]
+    assert {s for _, _, s in off._score("的首都是哪里？", counts)} == {0.5}
 
 
 def test_generic_adapter_card_records_no_benchmark_questions() -> None:

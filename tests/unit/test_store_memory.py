@@ -57,3 +57,24 @@ def test_changes_do_not_keep_their_copy_frames_alive(tmp_path: Path) -> None:
     finally:
         store.close()
     assert grown < 200_000  # one 20k-edge frame is ~1 MB of Arrow buffers; six kept would be ~6 MB
+
+
+def test_kgqa_index_takes_the_buffer_pool_and_refuses_a_bad_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from pipeline.cli import main
+
+    pools: list[int | None] = []
+    real = KnowledgeBase.open.__func__  # type: ignore[attr-defined]
+
+    def spy(cls: type[KnowledgeBase], *args: object, **kwargs: object) -> KnowledgeBase:
+        pools.append(kwargs.get("buffer_pool_mb"))  # type: ignore[arg-type]
+        return real(cls, *args, **kwargs)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(KnowledgeBase, "open", classmethod(spy))
+    source = tmp_path / "g.nt"
+    source.write_text('<http://x/a> <http://x/p> <http://x/b> .\n', encoding="utf-8")
+    assert main(["index", str(source), "--kb", str(tmp_path / "kb"), "--no-progress", "--buffer-pool-mb", "256"]) == 0
+    assert pools == [256]
+    with pytest.raises(SystemExit) as exit_:
+        main(["index", str(source), "--kb", str(tmp_path / "kb"), "--buffer-pool-mb", "0"])
+    assert exit_.value.code == 2 and "must be at least 1 MB" in capsys.readouterr().err

@@ -21,7 +21,7 @@ from model.prompts import VERBALIZATION
 # 0.838 (world 0.745 both). No setting is best on every KB, so the defaults stay; coverage is a knob.
 HOP_PENALTY = 0.1  # a verbalized multi-hop path repeats relation words: favour short paths
 COVERAGE = 0.0  # weight of the worst-matching relation of a path (PathConfig.coverage): off by default
-LEXICAL = 0.0  # bonus for relations whose label shares a word with the question (PathConfig.lexical)
+LEXICAL = 0.05  # bonus for relations whose label shares a word with the question (PathConfig.lexical)
 
 
 class ZeroShotPathScorer:

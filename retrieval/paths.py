@@ -37,6 +37,7 @@ from typing import Literal, Protocol
 
 from kg.stores.base import GraphPath, PathCount, RelationPath, path_text
 from model.base import PathScorer
+from model.chinese import has_cjk
 from model.prompts import VERBALIZATION, relation_name, verbalize
 from retrieval.base import RankedAnswer, ScoredPath
 from retrieval.lexical import overlap, stems
@@ -62,8 +63,12 @@ class PathConfig:
             its score (each hop must match the question on its own). None: the scorer's own
             ``coverage`` (0 unless set: measured, it helps some KBs and hurts others).
         lexical: added to a path's score times the share of its relations whose label shares a
-            word stem (Chinese: a character pair) with the question (entity masked). None: the
-            scorer's own ``lexical`` (a small bonus for zero-shot scorers, 0 for trained ones).
+            word stem with the question (entity masked). None: the scorer's own ``lexical``
+            (0.05 for zero-shot scorers, 0 for trained ones). Measured with the zero-shot MiniLM
+            scorer it lifts Hits@1 on the world questions 0.650 -> 0.669, the Wikidata sample's
+            0.769 -> 0.792, MetaQA 1-hop 0.515 -> 0.555 and 2-hop 0.480 -> 0.487; Chinese
+            character pairs are left out (hand-written zh questions with e5 fell 0.804 -> 0.750:
+            "哪个国家" names the answer's type, and meets the relation 国家).
         search: ``beam`` (hop by hop, bounded work) or ``exhaustive`` (every enumerated path).
         hop_keep: relation paths of one hop extended by the next (beam search).
         hop_score: most relation paths of one hop (beyond the first) scored (beam search).
@@ -174,7 +179,7 @@ class PathRetriever:
         singles = [verbalize((s,), self.labels, form) for s in steps]
         scores = list(self.scorer.score(question, texts + singles))  # one call: one question embedding
         one = dict(zip(steps, scores[len(texts):]))
-        lexical, asked = self._lexical(), stems(question)
+        lexical, asked = self._lexical(), {s for s in stems(question) if not has_cjk(s)}
         bonus = [lexical * sum(overlap(asked, self._words(x.predicate)) for x in c.path) / len(c.path)
                  if lexical and asked else 0.0 for c in counts]
         return [(c, t, s + prior[len(c.path) - 1] + b + (weight * min(one[x] for x in c.path) if weight else 0.0))

@@ -195,11 +195,14 @@ def test_lexical_adds_a_bonus_for_relations_the_question_names() -> None:
 
     capital, head = (Step("P36", True),), (Step("P35", True),)
     counts = [PathCount(head, 1, 1), PathCount(capital, 1, 1)]
-    retriever = PathRetriever(None, Flat(), relation_labels={"P36": "首都", "P35": "国家元首"})  # type: ignore[arg-type]
-    scored = {c.path: s for c, _, s in retriever._score("的首都是哪里？", counts)}
+    labels = {"P36": "capital", "P35": "head of state", "Z36": "首都"}
+    retriever = PathRetriever(None, Flat(), relation_labels=labels)  # type: ignore[arg-type]
+    scored = {c.path: s for c, _, s in retriever._score("what is the capital of ?", counts)}
     assert scored[capital] == pytest.approx(0.6) and scored[head] == pytest.approx(0.5)
-    off = PathRetriever(None, Flat(), PathConfig(lexical=0.0), {"P36": "首都"})  # type: ignore[arg-type]
-    assert {s for _, _, s in off._score("的首都是哪里？", counts)} == {0.5}
+    off = PathRetriever(None, Flat(), PathConfig(lexical=0.0), labels)  # type: ignore[arg-type]
+    assert {s for _, _, s in off._score("what is the capital of ?", counts)} == {0.5}
+    chinese = [PathCount((Step("Z36", True),), 1, 1)]  # character pairs name answer types too ("哪个国家")
+    assert [s for _, _, s in retriever._score("的首都是哪里？", chinese)] == [0.5]
 
 
 def test_generic_adapter_card_records_no_benchmark_questions() -> None:

@@ -133,10 +133,14 @@ class EmbeddedStore(cypher.CypherReads):
         self._run("COMMIT")
 
     def _renew_connection(self) -> None:
-        """Replace the connection, dropping the statements the driver cached (and the frames they hold)."""
+        """Replace the connection, dropping the statements the driver cached (and the frames they hold).
+
+        The old connection is released, not closed: a reader on another thread (``kgqa serve``
+        answering while a source is indexed) may be inside a query on it, which closing would
+        interrupt; it is freed when the last such query returns.
+        """
         import ladybug
 
-        self._conn.close()
         self._conn = ladybug.Connection(self._db, num_threads=self._threads)
 
     def _remove(self, change: Change) -> None:

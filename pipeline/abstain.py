@@ -164,7 +164,11 @@ def _named_relation(asked: set[str], relations: Mapping[str, str], on_path: set[
         words = stems(label or predicate)
         if not words & asked or words <= on_path:
             continue
-        if fold(label) in folded if has_cjk(label) else _head(label or predicate) in asked or words <= asked:
+        if has_cjk(label):
+            named = fold(label) in folded
+        else:
+            named = _head(label or predicate) in asked or words <= asked
+        if named:
             return label or predicate
     return None
 

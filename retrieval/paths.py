@@ -40,7 +40,7 @@ from model.base import PathScorer
 from model.chinese import has_cjk
 from model.prompts import VERBALIZATION, relation_name, verbalize
 from retrieval.base import RankedAnswer, ScoredPath
-from retrieval.lexical import overlap, stems
+from retrieval.lexical import stems
 
 TOPIC_EXCLUDED = "excluded on multi-hop walks"  # the rule value an adapter card records
 
@@ -154,18 +154,15 @@ class PathRetriever:
         penalty = self.config.hop_penalty
         return self.scorer.hop_penalty if penalty is None else penalty
 
-    def _lexical(self) -> float:
-        weight = self.config.lexical
-        return float(getattr(self.scorer, "lexical", 0.0)) if weight is None else weight
+    def _weight(self, name: str) -> float:
+        """A ``PathConfig`` weight (``coverage``, ``lexical``), else the scorer's own, else 0."""
+        weight = getattr(self.config, name)
+        return float(getattr(self.scorer, name, 0.0)) if weight is None else float(weight)
 
     def _words(self, predicate: str) -> set[str]:
         if predicate not in self._stems:
             self._stems[predicate] = stems(relation_name(predicate, self.labels))
         return self._stems[predicate]
-
-    def _coverage(self) -> float:
-        weight = self.config.coverage
-        return float(getattr(self.scorer, "coverage", 0.0)) if weight is None else weight
 
     def _score(self, question: str, counts: Sequence[PathCount]) -> list[tuple[PathCount, str, float]]:
         """``counts`` with their texts and scores (hop penalty and coverage applied)."""
@@ -173,14 +170,14 @@ class PathRetriever:
             return []
         form = getattr(self.scorer, "verbalization", VERBALIZATION)  # a scorer reads its own form
         texts = [verbalize(c.path, self.labels, form) for c in counts]
-        weight = self._coverage()
+        weight = self._weight("coverage")
         prior = self._prior(question)
         steps = list(dict.fromkeys(s for c in counts for s in c.path)) if weight else []
         singles = [verbalize((s,), self.labels, form) for s in steps]
         scores = list(self.scorer.score(question, texts + singles))  # one call: one question embedding
         one = dict(zip(steps, scores[len(texts):]))
-        lexical, asked = self._lexical(), {s for s in stems(question) if not has_cjk(s)}
-        bonus = [lexical * sum(overlap(asked, self._words(x.predicate)) for x in c.path) / len(c.path)
+        lexical, asked = self._weight("lexical"), {s for s in stems(question) if not has_cjk(s)}
+        bonus = [lexical * sum(bool(asked & self._words(x.predicate)) for x in c.path) / len(c.path)
                  if lexical and asked else 0.0 for c in counts]
         return [(c, t, s + prior[len(c.path) - 1] + b + (weight * min(one[x] for x in c.path) if weight else 0.0))
                 for c, t, s, b in zip(counts, texts, scores, bonus)]

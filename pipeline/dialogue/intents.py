@@ -180,23 +180,6 @@ def train_softmax(x: np.ndarray, y: np.ndarray, classes: int, l2: float = L2, st
     return w
 
 
-def cross_validated(x: np.ndarray, y: np.ndarray, classes: int, l2: float = L2, steps: int = STEPS,
-                    folds: int = 5) -> float:
-    """Macro-F1 of the classifier on ``x`` by ``folds``-fold cross-validation (a fixed shuffle)."""
-    fold = np.arange(len(y)) % folds
-    np.random.default_rng(0).shuffle(fold)
-    predicted = np.empty_like(y)
-    for f in range(folds):
-        scaling = standardizer(x[fold != f])
-        w = train_softmax(features(x[fold != f], scaling), y[fold != f], classes, l2, steps)
-        predicted[fold == f] = np.argmax(features(x[fold == f], scaling) @ w, axis=1)
-    f1 = []
-    for c in range(classes):
-        tp, guessed, gold = np.sum((predicted == c) & (y == c)), np.sum(predicted == c), np.sum(y == c)
-        f1.append(2 * tp / (guessed + gold) if guessed + gold else 0.0)
-    return float(np.mean(f1))
-
-
 def standardizer(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean and spread per dimension: sentence embeddings (e5 above all) crowd into a narrow cone,
     so raw they leave a linear model little to separate."""

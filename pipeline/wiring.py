@@ -49,7 +49,7 @@ def build_retriever(kb: KnowledgeBase, embedder_name: str, config: RetrieverConf
     graph = open_index(kb.store, kb.directory / "graph_index")  # memory-mapped; rebuilt when the store moved on
     vectors = _vectors(kb.directory)
     scorer = _cached_paths(path_scorer(config.scorer, embedder, kb.directory, graph.predicates,
-                                       lambda: SupervisionGraph.read(kb.store)), vectors)
+                                       lambda: SupervisionGraph.read(kb.store, graph), graph.node_count), vectors)
     paths = PathRetriever(graph, scorer, config.paths, labels)
     passages = DensePassages.open(kb.catalog, kb.store, kb.directory / "dense",
                                   _passage_embedder(embedder, embedder_name, config.embed_with))
@@ -71,14 +71,15 @@ def _passage_embedder(embedder: Embedder, name: str, embed_with: str) -> Embedde
 
 
 def path_scorer(setting: str, embedder: Embedder, kb_dir: Path | None = None, relations: Sequence[str] | None = None,
-                graph: Callable[[], SupervisionGraph] | None = None) -> PathScorer:
+                graph: Callable[[], SupervisionGraph] | None = None, nodes: int | None = None) -> PathScorer:
     """The scorer ``RetrieverConfig.scorer`` names: ``auto``, ``zero-shot`` or an adapter directory.
 
     ``auto`` is, in order: the live adapter that ``kgqa adapt`` or ``kgqa learn`` promoted for the
     knowledge base in ``kb_dir`` (named by its ``learning/history.json``); the shipped MetaQA
     adapter when the KB's ``relations`` are the ones its card records and the embedder is MiniLM;
     else the self-check of pipeline/training/selfcheck.py on synthetic questions of the KB
-    (``graph`` reads it, only then) between zero-shot scoring and the generic adapter. The scorer
+    (keyed by ``relations`` and ``nodes``, the KB's node count; ``graph`` reads the KB only when
+    the verdict is not cached) between zero-shot scoring and the generic adapter. The scorer
     returned says which it is and why in its ``about`` attribute.
     """
     name = getattr(embedder, "name", "")
@@ -96,7 +97,10 @@ def path_scorer(setting: str, embedder: Embedder, kb_dir: Path | None = None, re
         return _about(ZeroShotPathScorer(embedder), "zero-shot: no knowledge base to check other scorers on")
     if name == "minilm":  # through the KB's vector cache: both candidates read the same path vectors,
         # and the chosen one finds them there at question time
-        scorer, why = self_check(kb_dir, graph(), CachedEmbedder(embedder, _vectors(kb_dir)))
+        if relations is None or nodes is None:  # no GraphIndex at hand: the key comes from the graph read
+            read = graph()
+            relations, nodes, graph = read.predicates, len(read.ends), lambda: read
+        scorer, why = self_check(kb_dir, relations, nodes, graph, CachedEmbedder(embedder, _vectors(kb_dir)))
         return _about(scorer, why)
     return _about(ZeroShotPathScorer(embedder), f"zero-shot: the adapters need MiniLM, the embedder is {name!r}")
 

@@ -446,6 +446,54 @@ class GraphIndex:
         return [Edge(s, self._predicates[p], o, k, prov, q) for s, p, o, k, prov, q
                 in zip(subjects, e["predicate"], objects, e["key"], provenance, qualifiers)]
 
+    # -- end sets (weak supervision, synthetic questions) -------------------------------------
+
+    def node_ids(self) -> list[str]:
+        """Every node with an edge, sorted."""
+        ids: list[str] = self._ids.to_pylist()
+        return ids
+
+    def reach(self, start: str, path: RelationPath, exclude_start: bool = False,
+              memo: dict[RelationPath, np.ndarray] | None = None) -> np.ndarray:
+        """The node numbers ``path`` leads to from ``start``, as a set (sorted, each once; walks may
+        take an edge twice). ``exclude_start`` drops ``start`` at every hop; ``memo`` keeps the
+        prefixes of one start (shared by the paths of one topic). ``names`` turns them into ids."""
+        root = self._node(start)
+        if root is None:
+            return np.empty(0, dtype=np.int64)
+        memo = {} if memo is None else memo
+        return self._reach(root, path, exclude_start, memo)
+
+    def _reach(self, root: int, path: RelationPath, exclude: bool, memo: dict[RelationPath, np.ndarray]) -> np.ndarray:
+        if not path:
+            return np.array([root], dtype=np.int64)
+        if path in memo:
+            return memo[path]
+        before = self._reach(root, path[:-1], exclude, memo)
+        step = self._step_id(path[-1])
+        found = np.empty(0, dtype=np.int64)
+        if step is not None and len(before):
+            target = before * self._s + step
+            lo = np.searchsorted(self._key, target, side="left")
+            _, half = _ranges(lo, np.searchsorted(self._key, target, side="right") - lo)
+            found = np.unique(self._nbr[half]).astype(np.int64)
+            if exclude:
+                found = found[found != root]
+        memo[path] = found
+        return found
+
+    def names(self, nodes: np.ndarray) -> list[str]:
+        """The ids of node numbers (from ``reach``)."""
+        return self._names(nodes)
+
+    def objects(self) -> dict[str, np.ndarray]:
+        """Per predicate, the distinct node numbers that are objects of its edges."""
+        pred, obj = self._e["predicate"], self._e["object"]
+        order = np.argsort(pred, kind="stable")
+        cuts = np.searchsorted(pred[order], np.arange(len(self._predicates) + 1))
+        return {p: np.unique(obj[order[cuts[i]:cuts[i + 1]]]).astype(np.int64)
+                for i, p in enumerate(self._predicates) if cuts[i + 1] > cuts[i]}
+
     # -- helpers -----------------------------------------------------------------------------
 
     def _gather(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -25,8 +25,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-
 from kg.files import file_sha256
 from model.embedders import open_embedder
 from model.head_scorer import HeadConfig, train_head
@@ -53,10 +51,9 @@ def triples_graph(path: Path, relation_labels: dict[str, str]) -> SupervisionGra
                 s.append(parts[0])
                 p.append(parts[1])
                 o.append(parts[2])
-    table = pa.table({"subject": s, "predicate": p, "object": o})
     n = len(s)
     index = GraphIndex.from_edges(s, p, o, list(range(n)), [None] * n, [None] * n, [None] * n)
-    return SupervisionGraph(index, EndSets(table), {}, relation_labels, tuple(sorted(set(p))), {})
+    return SupervisionGraph(index, EndSets(index), {}, relation_labels, tuple(sorted(set(p))), {})
 
 
 def read_aliases(path: Path = ALIASES) -> dict[str, list[str]]:

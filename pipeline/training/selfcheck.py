@@ -5,7 +5,9 @@ MetaQA adapter only on the KB whose relation set its card records. Otherwise the
 need no training on this KB (zero-shot scoring, and the generic adapter when installed) are
 compared on synthetic questions of this KB (pipeline/training/synthetic.py) and the better one
 answers (a tie goes to zero-shot). The verdict is cached in ``learning/auto.json`` with the
-KB's relation set and edge count, so it is redone only when the KB changes.
+KB's relation set and node count, so it is redone only when the KB changes; the key is read off the
+memory-mapped GraphIndex, so a cached verdict costs no scan of the store (reading the whole graph
+just to compute the key took 16 s of every open of a 1M-triple KB).
 
 Every scorer returned carries ``about``: which scorer it is and why ``auto`` chose it (for
 ``--explain``).
@@ -16,7 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -56,16 +58,21 @@ def candidates(embedder: Embedder, device: str | None = None,
     return out
 
 
-def self_check(kb_dir: Path, graph: SupervisionGraph, embedder: Embedder, device: str | None = None,
+def self_check(kb_dir: Path, predicates: Sequence[str], nodes: int, graph: Callable[[], SupervisionGraph],
+               embedder: Embedder, device: str | None = None,
                base: str | Path | None = None) -> tuple[ZeroShotPathScorer, str]:
-    """(scorer, why) for a KB without an adapter of its own; the verdict is cached (see module doc)."""
+    """(scorer, why) for a KB without an adapter of its own; the verdict is cached (see module doc).
+
+    ``predicates`` and ``nodes`` (the KB's relation ids and its count of nodes with edges) key the
+    cache; ``graph`` reads the KB for the check's questions, only when the verdict is not cached.
+    """
     pool = candidates(embedder, device, base)
-    key = {**kb_fingerprint(graph.predicates), "nodes": len(graph.ends.adj), "embedder": embedder.name,
+    key = {**kb_fingerprint(predicates), "nodes": nodes, "embedder": embedder.name,
            "candidates": sorted(pool), "negatives": CHECK_NEGATIVES, "check": CHECK_VERSION,
            "versions": {n: getattr(s, "card", {}).get("data_sha256") for n, s in sorted(pool.items())}}
     cached = _read_cache(kb_dir, key)
     if cached is None:
-        made = QuestionMaker(graph, seed=CHECK_SEED).examples(CHECK_QUESTIONS)
+        made = QuestionMaker(graph(), seed=CHECK_SEED).examples(CHECK_QUESTIONS)
         rng = random.Random(CHECK_SEED)
         examples = [fewer_negatives(e, CHECK_NEGATIVES, rng) for e, _ in made]
         with _quiet(embedder):  # one bar per scorer, not one per question's batch of paths
@@ -86,7 +93,7 @@ def current_scorer(kb_dir: Path, graph: SupervisionGraph, embedder: Embedder, de
     if adapter is not None:
         scorer = load_adapter(adapter.path, embedder, device, adapter.base or base)
         return scorer, describe(adapter, learning_dir(kb_dir))
-    scorer, why = self_check(kb_dir, graph, embedder, device, base)
+    scorer, why = self_check(kb_dir, graph.predicates, len(graph.ends), lambda: graph, embedder, device, base)
     return scorer, why.split(":", 1)[0]
 
 

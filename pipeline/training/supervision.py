@@ -23,10 +23,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pyarrow as pa
+import numpy as np
 
 from kg.base import EntityKind
-from kg.stores.base import GraphStore, RelationPath, Step
+from kg.stores.base import GraphStore, RelationPath
 from model.path_scorer import PathExample
 from model.prompts import VERBALIZATION, verbalize
 from pipeline.questions import Question, only, read_questions
@@ -38,29 +38,35 @@ MIN_F1 = 0.5
 
 
 class EndSets:
-    """Where a relation path leads from an entity, as sets (walks through the start optional)."""
+    """Where a relation path leads from an entity, as sets, read off a ``GraphIndex``: its arrays
+    (memory-mapped when it was opened from the KB directory), no Python object per edge (dicts
+    of sets per node took 11 GB for a 10M-triple graph)."""
 
-    def __init__(self, edges: pa.Table) -> None:
-        self.adj: dict[str, dict[Step, set[str]]] = {}
-        subjects = edges.column("subject").to_pylist()
-        objects = edges.column("object").to_pylist()
-        for s, p, o in zip(subjects, edges.column("predicate").to_pylist(), objects):
-            self.adj.setdefault(s, {}).setdefault(Step(p, True), set()).add(o)
-            self.adj.setdefault(o, {}).setdefault(Step(p, False), set()).add(s)
+    def __init__(self, index: GraphIndex) -> None:
+        self.index = index
 
-    def ends(self, start: str, path: RelationPath, exclude_start: bool, memo: dict[RelationPath, set[str]]) -> set[str]:
+    def __len__(self) -> int:
+        """Nodes with an edge."""
+        return self.index.node_count
+
+    def nodes(self) -> list[str]:
+        return self.index.node_ids()
+
+    def ends(self, start: str, path: RelationPath, exclude_start: bool,
+             memo: dict[RelationPath, np.ndarray]) -> set[str]:
         """End entities of ``path`` from ``start``; ``memo`` caches prefixes for one start."""
         if not path:
             return {start}
-        if path in memo:
-            return memo[path]
-        found: set[str] = set()
-        for node in self.ends(start, path[:-1], exclude_start, memo):
-            found |= self.adj.get(node, {}).get(path[-1], set())
-        if exclude_start:
-            found.discard(start)
-        memo[path] = found
-        return found
+        return set(self.index.names(self.index.reach(start, path, exclude_start, memo)))
+
+    def codes(self, start: str, path: RelationPath, exclude_start: bool,
+              memo: dict[RelationPath, np.ndarray]) -> frozenset[int]:
+        """``ends`` as node numbers (cheaper to compare; ``index.names`` gives the ids)."""
+        return frozenset(self.index.reach(start, path, exclude_start, memo).tolist())
+
+    def objects(self) -> dict[str, np.ndarray]:
+        """Per predicate, the node numbers of its objects."""
+        return self.index.objects()
 
 
 @dataclass(frozen=True)
@@ -96,12 +102,12 @@ class SupervisionGraph:
     by_label: dict[str, str] = field(default_factory=dict)  # lowercased label -> entity id
 
     @classmethod
-    def read(cls, store: GraphStore) -> SupervisionGraph:
-        edges = store.edges()
+    def read(cls, store: GraphStore, index: GraphIndex | None = None) -> SupervisionGraph:
+        """Read ``store`` once; ``index`` is its GraphIndex when one is open (else it is built)."""
+        index = GraphIndex.from_store(store) if index is None else index
         labels, relations = node_labels(store)
-        predicates = tuple(sorted(set(edges.column("predicate").to_pylist())))
         by_label = {v.lower(): k for k, v in labels.items()}
-        return cls(GraphIndex.from_table(edges), EndSets(edges), labels, relations, predicates, by_label)
+        return cls(index, EndSets(index), labels, relations, tuple(index.predicates), by_label)
 
 
 def path_examples(questions: Sequence[Question], source: SupervisionGraph,
@@ -114,7 +120,7 @@ def path_examples(questions: Sequence[Question], source: SupervisionGraph,
             continue
         counts = graph.relation_paths(topic, settings.max_hops, settings.max_candidates)
         gold = {g for a in q.gold for g in (a, a.lower())}
-        memo: dict[RelationPath, set[str]] = {}
+        memo: dict[RelationPath, np.ndarray] = {}
         scored = [(c.path, _f1(ends.ends(topic, c.path, settings.exclude_topic, memo), gold, labels))
                   for c in counts]
         best = max((f for p, f in scored if settings.hops in (None, len(p))), default=0.0)

@@ -28,6 +28,8 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+import numpy as np
+
 from kg.stores.base import RelationPath
 from model.path_scorer import PathExample
 from model.prompts import VERBALIZATION, relation_name, verbalize
@@ -59,14 +61,9 @@ class SyntheticConfig:
 def answer_types(graph: SupervisionGraph, sample: int = 200, seed: int = 0) -> dict[str, str]:
     """Per predicate, what its objects mostly are: ``date``, ``number`` or ``entity``."""
     rng = random.Random(seed)
-    objects: dict[str, list[str]] = {}
-    for node, steps in graph.ends.adj.items():
-        for step in steps:
-            if not step.forward:  # node is the object of ``step``'s subjects: record it once
-                objects.setdefault(step.predicate, []).append(node)
     out = {}
-    for predicate, nodes in objects.items():
-        picked = rng.sample(nodes, min(sample, len(nodes)))
+    for predicate, nodes in graph.ends.objects().items():
+        picked = graph.ends.index.names(nodes[sorted(rng.sample(range(len(nodes)), min(sample, len(nodes))))])
         kinds = Counter(_kind(graph.labels.get(n, n)) for n in picked)
         out[predicate] = kinds.most_common(1)[0][0]
     return out
@@ -175,7 +172,7 @@ class QuestionMaker:
         self.rng = random.Random(seed)
         self.kinds = answer_types(graph, seed=seed)
         self.chosen: Counter[RelationPath] = Counter()  # how often each relation path was asked about
-        self.nodes = sorted(graph.ends.adj)
+        self.nodes = graph.ends.nodes()  # sorted
 
     def name(self, predicate: str) -> str:
         return relation_name(predicate, self.graph.relations)
@@ -184,10 +181,11 @@ class QuestionMaker:
         """One question about ``topic`` with its positive and negative paths, or None (nothing useful)."""
         cfg = self.config
         counts = self.graph.paths.relation_paths(topic, cfg.max_hops, cfg.max_candidates)
-        memo: dict[RelationPath, set[str]] = {}
-        ends = {c.path: frozenset(self.graph.ends.ends(topic, c.path, cfg.exclude_topic and len(c.path) > 1, memo))
+        memo: dict[RelationPath, np.ndarray] = {}
+        ends = {c.path: self.graph.ends.codes(topic, c.path, cfg.exclude_topic and len(c.path) > 1, memo)
                 for c in counts}
-        useful = [p for p, e in ends.items() if 0 < len(e) <= cfg.max_answers and e != {topic}]
+        itself = self.graph.ends.codes(topic, (), False, memo)
+        useful = [p for p, e in ends.items() if 0 < len(e) <= cfg.max_answers and e != itself]
         if not useful or len(ends) < 2:
             return None
         hops = self.rng.choice(sorted({len(p) for p in useful}))

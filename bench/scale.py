@@ -153,9 +153,10 @@ def run(sizes: list[int], codes: list[Path], n: int, again: bool, search: str,
 
 
 COLUMNS = ["triples", "code", "index_s", "index_cpu_s", "index_rss_mb", "store_mb", "graph_first_s", "graph_open_s",
-           "open_s", "first_s", "warm_p50_ms", "warm_p95_ms", "paths_p50_ms", "hits1"]
-AFFINE = ["index_s", "index_cpu_s", "index_rss_mb", "store_mb", "graph_first_s"]  # fixed cost + cost per triple
-POWER = ["graph_open_s", "warm_p50_ms", "warm_p95_ms", "paths_p50_ms"]  # how it grows, if at all
+           "open_s", "first_s", "warm_p50_ms", "warm_p95_ms", "paths_p50_ms", "query_rss_mb", "hits1"]
+AFFINE = ["index_s", "index_cpu_s", "index_rss_mb", "store_mb", "graph_first_s",
+          "query_rss_mb"]  # fixed cost + cost per triple
+POWER = ["graph_open_s", "open_s", "first_s", "warm_p50_ms", "warm_p95_ms", "paths_p50_ms"]  # how it grows, if at all
 
 
 def table(rows: list[dict[str, object]]) -> str:

@@ -214,7 +214,8 @@ def check_examples(train: Sequence[PathExample], empty: str) -> None:
         raise KGQAError("every training example needs at least one positive and one negative path")
 
 
-def path_accuracy(scorer: PathScorer, examples: Sequence[PathExample], progress: bool = False) -> float:
+def path_accuracy(scorer: PathScorer, examples: Sequence[PathExample], progress: bool = False,
+                  desc: str = "path accuracy") -> float:
     """Share of ``examples`` whose best-scored candidate path is a positive; a tie goes to the positive.
 
     Any scorer works (zero-shot, trained, a fake); scores are the scorer's own, plus its hop
@@ -225,7 +226,7 @@ def path_accuracy(scorer: PathScorer, examples: Sequence[PathExample], progress:
     if not examples:
         return 0.0
     right = 0
-    for e in tqdm(examples, desc="path accuracy", disable=not progress, file=sys.stderr, leave=False):
+    for e in tqdm(examples, desc=desc, disable=not progress, file=sys.stderr, leave=False):
         scores = list(scorer.score(e.question, [*e.positives, *e.negatives]))
         prior = getattr(scorer, "hop_prior", None)
         if e.hops and callable(prior):

@@ -37,6 +37,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: a
                             "LadybugDB's working memory: 256 was enough for 1.25M nodes, 64 was not)")
     index.add_argument("--keep-going", action="store_true",
                        help="with several paths: index the others when one fails, report each, exit 1")
+    index.add_argument("--no-prepare", action="store_true",
+                       help="leave the entity linker, graph index and scorer check to the first question "
+                            "(e.g. when a script indexes many files one by one)")
     index.set_defaults(func=cmd_index)
 
     remove = sub.add_parser("remove", parents=[common], help="remove what sources contributed")
@@ -95,9 +98,12 @@ def cmd_index(args: argparse.Namespace) -> int:
             reports.append(report.to_dict())
             if not args.json:
                 print(_index_line(report))
-        if any(r["passages"] and r["status"] != "unchanged" for r in reports):
-            if not args.json:  # embed and find mentions now, not on the first question
-                print("preparing the passages for questions: embedding, mentions, passage graph ...", file=sys.stderr)
+        changed = [r for r in reports if r["status"] != "unchanged"]
+        if changed and not args.no_prepare:  # build what questions read now, not on the first question
+            if not args.json:
+                passages = ", passage embeddings and mentions" if any(r["passages"] for r in changed) else ""
+                print(f"preparing for questions: entity linker, graph index, path scorer{passages} ...",
+                      file=sys.stderr)
             qa.retriever()
         stats = qa.stats()
     if args.json:

@@ -76,7 +76,8 @@ def self_check(kb_dir: Path, predicates: Sequence[str], nodes: int, graph: Calla
         rng = random.Random(CHECK_SEED)
         examples = [fewer_negatives(e, CHECK_NEGATIVES, rng) for e, _ in made]
         with _quiet(embedder):  # one bar per scorer, not one per question's batch of paths
-            scores = {name: round(path_accuracy(s, examples, progress=True), 3) for name, s in pool.items()}
+            scores = {name: round(path_accuracy(s, examples, True, f"choosing the path scorer: {name}"), 3)
+                      for name, s in pool.items()}
         choice = max(pool, key=lambda n: (scores[n], n == "zero-shot"))
         cached = {**key, "scores": scores, "choice": choice, "questions": len(made)}
         _write_cache(kb_dir, cached)

@@ -43,3 +43,20 @@ def test_an_unexpected_error_is_one_line_not_a_traceback(tmp_path: Path, monkeyp
     assert main(["stats", "--kb", str(tmp_path / "kb")]) == 3
     err = capsys.readouterr().err
     assert "internal error (RuntimeError: something inside broke)" in err and "Traceback" not in err
+
+
+def test_index_prepares_what_questions_read_unless_told_not_to(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "movies.txt").write_text("Kismet|directed_by|William Dieterle\nKismet|release_year|1944\n"
+                                         "Vamp|directed_by|Richard Wenk\n")
+    args = ["--kb", str(tmp_path / "kb"), "--no-progress", "--embedder", "hashing"]
+    assert main(["index", str(tmp_path / "movies.txt"), *args, "--no-prepare"]) == 0
+    assert not (tmp_path / "kb" / "graph_index").exists() and not (tmp_path / "kb" / "linker").exists()
+    assert "preparing" not in capsys.readouterr().err
+    (tmp_path / "more.txt").write_text("Dark City|directed_by|William Dieterle\n")
+    assert main(["index", str(tmp_path / "more.txt"), *args]) == 0
+    assert "preparing for questions: entity linker, graph index, path scorer" in capsys.readouterr().err
+    assert (tmp_path / "kb" / "graph_index" / "manifest.json").exists()
+    assert (tmp_path / "kb" / "linker" / "built_at_seq.json").exists()
+    assert main(["index", str(tmp_path / "more.txt"), *args]) == 0  # unchanged: nothing to prepare
+    assert "preparing" not in capsys.readouterr().err

@@ -458,11 +458,13 @@ class GraphIndex:
         """The node numbers ``path`` leads to from ``start``, as a set (sorted, each once; walks may
         take an edge twice). ``exclude_start`` drops ``start`` at every hop; ``memo`` keeps the
         prefixes of one start (shared by the paths of one topic). ``names`` turns them into ids."""
-        root = self._node(start)
-        if root is None:
-            return np.empty(0, dtype=np.int64)
         memo = {} if memo is None else memo
-        return self._reach(root, path, exclude_start, memo)
+        if () not in memo:  # the start itself, looked up once per memo (a bisect over the ids)
+            root = self._node(start)
+            memo[()] = np.empty(0, dtype=np.int64) if root is None else np.array([root], dtype=np.int64)
+        if not len(memo[()]):
+            return memo[()]
+        return self._reach(int(memo[()][0]), path, exclude_start, memo)
 
     def _reach(self, root: int, path: RelationPath, exclude: bool, memo: dict[RelationPath, np.ndarray]) -> np.ndarray:
         if not path:

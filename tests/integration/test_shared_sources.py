@@ -19,11 +19,11 @@ def kgqa_json(capsys: pytest.CaptureFixture[str], *argv: str) -> object:
 @pytest.mark.slow
 def test_metaqa_kb_counts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     kb = str(tmp_path / "kb")
-    kgqa_json(capsys, "index", str(shared("metaqa/kb.txt.gz")), "--kb", kb)
+    kgqa_json(capsys, "index", str(shared("metaqa/kb.txt.gz")), "--kb", kb, "--no-prepare")
     stats = kgqa_json(capsys, "stats", "--kb", kb)
     assert isinstance(stats, dict)
     assert (stats["triples"], stats["entities"], stats["relations"]) == (133_582, 43_234, 9)
-    again = kgqa_json(capsys, "index", str(shared("metaqa/kb.txt.gz")), "--kb", kb)
+    again = kgqa_json(capsys, "index", str(shared("metaqa/kb.txt.gz")), "--kb", kb, "--no-prepare")
     assert isinstance(again, dict) and again["sources"][0]["status"] == "unchanged"
     near = kgqa_json(capsys, "neighbors", "Kismet", "--kb", kb, "--predicate", "directed_by")
     assert isinstance(near, dict) and [e["object"] for e in near["edges"]] == ["William Dieterle"]
@@ -41,7 +41,7 @@ def test_wikidata_samples_ingest(relative: str, tmp_path: Path, capsys: pytest.C
     path = shared(relative)
     props = shared("wikidata/properties/wikidata_properties_labels_en_zh.tsv")
     report = kgqa_json(capsys, "index", str(path), "--kb", str(tmp_path / "kb"),
-                       "--property-labels", str(props))
+                       "--property-labels", str(props), "--no-prepare")  # ingestion is tested here, not questions
     assert isinstance(report, dict)
     source = report["sources"][0]
     assert source["status"] == "new" and source["skipped"] == 0
@@ -50,7 +50,7 @@ def test_wikidata_samples_ingest(relative: str, tmp_path: Path, capsys: pytest.C
 
 def test_q42_labels_in_english_and_chinese(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     kb = str(tmp_path / "kb")
-    kgqa_json(capsys, "index", str(shared("wikidata/rdf/Q42.ttl")), "--kb", kb)
+    kgqa_json(capsys, "index", str(shared("wikidata/rdf/Q42.ttl")), "--kb", kb, "--no-prepare")
     near = kgqa_json(capsys, "neighbors", "Douglas Adams", "--kb", kb, "--predicate", "P31")
     assert isinstance(near, dict) and near["entity"] == "Q42" and near["edges"][0]["object"] == "Q5"
 
@@ -59,7 +59,7 @@ def test_passage_corpora_ingest(tmp_path: Path, capsys: pytest.CaptureFixture[st
     kb = str(tmp_path / "kb")
     hotpot = shared("passages/hotpotqa-train100/hotpotqa_train_corpus.json")
     musique = shared("passages/musique-train100/musique_train_corpus.json")
-    report = kgqa_json(capsys, "index", str(hotpot), str(musique), "--kb", kb)
+    report = kgqa_json(capsys, "index", str(hotpot), str(musique), "--kb", kb, "--no-prepare")
     assert isinstance(report, dict)
     assert [s["passages"] for s in report["sources"]] == [994, 1890]
 
@@ -71,7 +71,7 @@ def test_cli_bad_input_is_one_clear_line(tmp_path: Path, capsys: pytest.CaptureF
     assert main(["index", str(bad), "--kb", kb]) == 2
     err = capsys.readouterr().err
     assert "bad.txt:2" in err and "Traceback" not in err
-    assert main(["index", str(bad), "--kb", kb, "--skip-errors"]) == 0
+    assert main(["index", str(bad), "--kb", kb, "--skip-errors", "--no-prepare"]) == 0
     assert "1 malformed lines skipped" in capsys.readouterr().out
     assert main(["index", str(tmp_path / "missing.nt"), "--kb", kb]) == 2
     assert "no such file" in capsys.readouterr().err
@@ -84,7 +84,7 @@ def test_cli_sources_and_remove(tmp_path: Path, capsys: pytest.CaptureFixture[st
     kb = str(tmp_path / "kb")
     src = tmp_path / "kb.txt"
     src.write_text("a|r|b\nb|r|c\n")
-    kgqa_json(capsys, "index", str(src), "--kb", kb)
+    kgqa_json(capsys, "index", str(src), "--kb", kb, "--no-prepare")
     sources = kgqa_json(capsys, "sources", "--kb", kb)
     assert isinstance(sources, list) and sources[0]["triples"] == 2
     removed = kgqa_json(capsys, "remove", str(src), "--kb", kb)

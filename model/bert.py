@@ -19,6 +19,16 @@ from typing import Any
 import numpy as np
 
 
+def mean_pool(hidden: Any, mask: Any) -> Any:
+    """Unit sentence vectors: the mean of the token states ``hidden`` (batch, tokens, d) over the
+    tokens ``mask`` (batch, tokens) keeps, normalized (sentence-transformers' Pooling + Normalize)."""
+    import torch
+
+    weights = mask.unsqueeze(-1).to(hidden.dtype)
+    pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
+    return torch.nn.functional.normalize(pooled, p=2, dim=-1)
+
+
 def supported(path: Path) -> bool:
     """Whether the model folder ``path`` holds a BERT this module runs (else use transformers)."""
     try:
@@ -100,10 +110,7 @@ class BertEncoder:
         types = torch.tensor([e.type_ids for e in encoded], dtype=torch.long, device=self.device)
         mask = torch.tensor([e.attention_mask for e in encoded], dtype=torch.float32, device=self.device)
         with torch.inference_mode():
-            hidden = self._forward(ids, types, mask)
-            weights = mask.unsqueeze(-1)
-            pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
-            unit = torch.nn.functional.normalize(pooled, p=2, dim=1)
+            unit = mean_pool(self._forward(ids, types, mask), mask)
         return np.asarray(unit.cpu().numpy(), dtype=np.float32)
 
     def _forward(self, ids: Any, types: Any, mask: Any) -> Any:

@@ -150,13 +150,12 @@ class MeanPooled:
             return self.bert.mean_pooled(batch)
         import torch
 
+        from model.bert import mean_pool
+
         with torch.inference_mode():
             tokens = self.tokenizer(batch, padding=True, truncation=True, max_length=self.max_length,
                                     return_tensors="pt").to(self.device)
-            hidden = self.model(**tokens).last_hidden_state
-            mask = tokens["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            unit = torch.nn.functional.normalize(pooled, p=2, dim=1)
+            unit = mean_pool(self.model(**tokens).last_hidden_state, tokens["attention_mask"])
         return np.asarray(unit.float().cpu().numpy(), dtype=np.float32)
 
 

@@ -35,7 +35,7 @@ import numpy as np
 
 from kg.errors import KGQAError
 from model.base import PathScorer, pick_device
-from model.bert import BertEncoder, supported
+from model.bert import BertEncoder, mean_pool, supported
 from model.prompts import VERBALIZATION, card_verbalization, check_card, read_card
 from model.scorer import ZeroShotPathScorer
 
@@ -81,14 +81,9 @@ class _BiEncoder:
 
     def embed(self, texts: Sequence[str]) -> Any:
         """A (len(texts), d) torch tensor; gradients flow when the model is in training mode."""
-        import torch
-
         batch = self.tokenizer(list(texts), padding=True, truncation=True, max_length=MAX_TOKENS,
                                return_tensors="pt").to(self.device)
-        hidden = self.model(**batch).last_hidden_state
-        weights = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
-        return torch.nn.functional.normalize(pooled, dim=-1)
+        return mean_pool(self.model(**batch).last_hidden_state, batch["attention_mask"])
 
     def vectors(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
         import torch

@@ -417,10 +417,7 @@ class GraphIndex:
 
     def _extend(self, nodes: np.ndarray, edges: np.ndarray, step: int) -> tuple[np.ndarray, np.ndarray]:
         """Every walk one ``step`` longer, except those that take an edge they already used."""
-        target = nodes[:, -1] * self._s + step
-        lo = np.searchsorted(self._key, target, side="left")
-        hi = np.searchsorted(self._key, target, side="right")
-        owner, half = _ranges(lo, hi - lo)
+        owner, half = self._stepped(nodes[:, -1], step)
         edge = self._edge[half].astype(np.int64)
         fresh = ~(edges[owner] == edge[:, None]).any(axis=1)
         owner, half = owner[fresh], half[fresh]
@@ -467,17 +464,13 @@ class GraphIndex:
         return self._reach(int(memo[()][0]), path, exclude_start, memo)
 
     def _reach(self, root: int, path: RelationPath, exclude: bool, memo: dict[RelationPath, np.ndarray]) -> np.ndarray:
-        if not path:
-            return np.array([root], dtype=np.int64)
-        if path in memo:
+        if path in memo:  # memo[()] is the start, set by ``reach``
             return memo[path]
         before = self._reach(root, path[:-1], exclude, memo)
         step = self._step_id(path[-1])
         found = np.empty(0, dtype=np.int64)
         if step is not None and len(before):
-            target = before * self._s + step
-            lo = np.searchsorted(self._key, target, side="left")
-            _, half = _ranges(lo, np.searchsorted(self._key, target, side="right") - lo)
+            _, half = self._stepped(before, step)
             found = np.unique(self._nbr[half]).astype(np.int64)
             if exclude:
                 found = found[found != root]
@@ -497,6 +490,12 @@ class GraphIndex:
                 for i, p in enumerate(self._predicates) if cuts[i + 1] > cuts[i]}
 
     # -- helpers -----------------------------------------------------------------------------
+
+    def _stepped(self, nodes: np.ndarray, step: int) -> tuple[np.ndarray, np.ndarray]:
+        """The half-edges that leave ``nodes`` by ``step``: for each, its position in ``nodes`` and its index."""
+        target = nodes * self._s + step
+        lo = np.searchsorted(self._key, target, side="left")
+        return _ranges(lo, np.searchsorted(self._key, target, side="right") - lo)
 
     def _gather(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """All half-edges at ``nodes``: for each, its position in ``nodes`` and its index."""
